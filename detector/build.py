@@ -1,0 +1,51 @@
+"""Building the parts every command needs from a config, once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from detector.clock import EventClock
+from detector.config import Config
+from detector.incidents import IncidentTracker
+from detector.match.engine import Engine, build_engine
+from detector.match.packs import Pattern, load_packs, shipped_packs_dir
+from detector.pipeline import Detector, Pipeline, Sink
+
+__all__ = ["build_pipeline", "cache_dir", "load_patterns", "make_engine"]
+
+
+def load_patterns(config: Config) -> list[Pattern]:
+    shipped = shipped_packs_dir()
+    paths = ([shipped] if config.patterns.shipped else []) + list(config.patterns.paths)
+    return load_packs(paths, disable=config.patterns.disable, strict=[shipped])
+
+
+def cache_dir() -> Path | None:
+    """Where compiled hyperscan databases are kept between runs (None: don't)."""
+    base = os.environ.get("DETECTOR_CACHE_DIR") or os.environ.get("CACHE_DIRECTORY")
+    if base:
+        return Path(base.split(":")[0])
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    home = Path(xdg) if xdg else Path.home() / ".cache"
+    path = home / "detector"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return path if os.access(path, os.W_OK) else None
+
+
+def make_engine(config: Config, patterns: list[Pattern], engine: str = "auto") -> Engine:
+    return build_engine(patterns, engine=engine, regex_timeout=config.patterns.regex_timeout,
+                        cache_dir=cache_dir())
+
+
+def build_pipeline(config: Config, engine: Engine, sink: Sink, *, live: bool,
+                   detectors: list[Detector] | None = None) -> Pipeline:
+    detect = config.detect
+    tracker = IncidentTracker(resolve_after=detect.resolve_after,
+                              update_interval=detect.update_interval)
+    clock = EventClock(live=live, lateness=detect.lateness,
+                       max_clock_jump=detect.max_clock_jump)
+    return Pipeline(engine, tracker, clock, sink, detectors or [])

@@ -1,0 +1,114 @@
+"""Command line: parse arguments, build the app, run it. Nothing else lives here.
+
+Exit status: 0 ok, 1 runtime failure, 2 bad usage, config or input. A user's
+mistake is one line on stderr (``file:line: problem``), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from detector import __version__
+from detector.config import load_config
+from detector.errors import ConfigError, UserError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="detector",
+        description="Find known failures, rate spikes and new errors in log streams, "
+                    "and deliver them as incidents with runbooks.")
+    parser.add_argument("--version", action="version", version=f"detector {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    replay = commands.add_parser(
+        "replay", help="run the pipeline over files (event time, as fast as possible)",
+        description="Run the daemon's pipeline over log files: - is stdin, .gz is read "
+                    "transparently, globs expand oldest first. Prints incident events.")
+    replay.add_argument("paths", nargs="+", metavar="PATH")
+    replay.add_argument("-c", "--config", type=Path, help="config file (TOML)")
+    replay.add_argument("--format", choices=("auto", "plain", "json", "docker", "cloudwatch"),
+                        default="auto", help="input format (default: auto, per line)")
+    replay.add_argument("--output", choices=("text", "jsonl"), default="text",
+                        help="text: a table at the end; jsonl: incident events as they happen")
+    replay.add_argument("--service", help="service name for every line (overrides the lines)")
+    replay.add_argument("--report", metavar="FILE.html", help="write an HTML report")
+    replay.add_argument("--notify", action="store_true",
+                        help="send incident events to the configured notifiers")
+    replay.add_argument("--notify-timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="with --notify: wait at most this long for delivery (default 60)")
+    replay.add_argument("--engine", choices=("auto", "hyperscan", "regex"), default="auto",
+                        help="matching engine (default: hyperscan when available)")
+    replay.add_argument("--no-runbooks", action="store_true",
+                        help="text output: leave out the runbook steps")
+
+    run = commands.add_parser("run", help="the daemon: follow the configured sources")
+    run.add_argument("-c", "--config", type=Path, help="config file (TOML)")
+    run.add_argument("--engine", choices=("auto", "hyperscan", "regex"), default="auto")
+
+    validate = commands.add_parser(
+        "validate", help="check config and pattern packs, run every pattern's examples")
+    validate.add_argument("-c", "--config", type=Path, help="config file (TOML)")
+    validate.add_argument("--engine", choices=("auto", "hyperscan", "regex"), default="auto")
+
+    patterns = commands.add_parser("patterns", help="list patterns, or test a line")
+    patterns.add_argument("-c", "--config", type=Path, help="config file (TOML)")
+    pattern_commands = patterns.add_subparsers(dest="patterns_command", metavar="ACTION")
+    pattern_commands.required = True
+    listing = pattern_commands.add_parser("list", help="list the loaded patterns")
+    listing.add_argument("--class", dest="cls", help="only this class")
+    tester = pattern_commands.add_parser("test", help="which pattern(s) a line matches")
+    tester.add_argument("line", help="a log line (use $'...' for multi-line events)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print(exc.located(), file=sys.stderr)
+        return 2
+    except UserError as exc:
+        print(f"detector: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    config = load_config(getattr(args, "config", None))
+    if args.command == "replay":
+        from detector.replay import ReplayOptions, replay
+
+        return replay(config, ReplayOptions(
+            paths=args.paths, format=args.format, output=args.output, engine=args.engine,
+            service=args.service, report=args.report, notify=args.notify,
+            notify_timeout=args.notify_timeout, runbooks=not args.no_runbooks))
+    if args.command == "validate":
+        from detector.commands import validate
+
+        return validate(config, engine=args.engine)
+    if args.command == "patterns":
+        from detector.commands import patterns_list, patterns_test
+
+        if args.patterns_command == "list":
+            return patterns_list(config, cls=args.cls)
+        return patterns_test(config, args.line)
+    if args.command == "run":
+        from detector.app import run
+
+        return run(config, engine=args.engine)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""``[[source]]`` tables: where the daemon reads logs from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from detector._tomlread import Table
+
+SOURCE_TYPES = ("file", "docker", "cloudwatch", "loki", "kafka", "stdin")
+FORMATS = ("auto", "plain", "json", "docker", "cloudwatch")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Keys every source has."""
+
+    type: str
+    name: str
+    service: str | None = None          # overrides what the source or the line says
+    format: str = "auto"
+    max_silence: float | None = None    # silent longer than this → a source_down incident
+    line: int | None = None             # where it was defined, for messages
+
+
+@dataclass(frozen=True)
+class FileSourceConfig(SourceConfig):
+    path: str = ""
+    exclude: tuple[str, ...] = ()
+    start_at: str = "end"               # for files never seen before
+    poll_interval: float = 0.25
+    max_line_bytes: int = 1 << 20
+
+
+@dataclass(frozen=True)
+class StdinSourceConfig(SourceConfig):
+    max_line_bytes: int = 1 << 20
+
+
+@dataclass(frozen=True)
+class DockerSourceConfig(SourceConfig):
+    socket: str = "/var/run/docker.sock"
+    containers: tuple[str, ...] = ()     # names or name globs; empty = all
+    labels: tuple[str, ...] = ()         # "key" or "key=value"; all must hold
+    service_label: str = "com.docker.compose.service"
+    json_files: str = ""                 # json-file mode: a glob of *-json.log files
+    start_at: str = "end"
+
+
+@dataclass(frozen=True)
+class CloudWatchSourceConfig(SourceConfig):
+    log_group: str = ""
+    region: str = ""
+    endpoint_url: str | None = None
+    filter_pattern: str = ""
+    stream_prefix: str = ""
+    poll_interval: float = 5.0
+    start_at: str = "end"
+
+
+@dataclass(frozen=True)
+class LokiSourceConfig(SourceConfig):
+    url: str = ""
+    query: str = ""
+    tenant: str | None = None
+    poll_interval: float = 2.0
+    tail: bool = False
+    limit: int = 1000
+    service_labels: tuple[str, ...] = ("service_name", "service", "app", "container", "job")
+    headers: dict[str, str] = field(default_factory=dict)
+    start_at: str = "end"
+
+
+@dataclass(frozen=True)
+class KafkaSourceConfig(SourceConfig):
+    brokers: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    group_id: str = "detector"
+    start_at: str = "end"               # auto_offset_reset for a new group: end | beginning
+    client_id: str = "detector"
+
+
+def read_source(table: Table, index: int) -> SourceConfig:
+    kind = table.choice("type", "", SOURCE_TYPES) if table.has("type") else None
+    if kind is None:
+        raise table.error(None, f"[[source]] #{index + 1} needs a type: "
+                                f"one of {', '.join(SOURCE_TYPES)}")
+    common = {
+        "type": kind,
+        "name": table.str("name", f"{kind}-{index + 1}"),
+        "service": table.str("service", None),
+        "format": table.choice("format", "auto", FORMATS),
+        "max_silence": table.duration("max_silence", 0.0) or None,
+        "line": table.line(),
+    }
+    start = ("end", "beginning")
+    config: SourceConfig
+    if kind == "file":
+        config = FileSourceConfig(
+            **common, path=table.required_str("path"),
+            exclude=tuple(table.str_list("exclude")),
+            start_at=table.choice("start_at", "end", start),
+            poll_interval=table.duration("poll_interval", 0.25, minimum=0.01),
+            max_line_bytes=table.size("max_line_bytes", 1 << 20))
+    elif kind == "stdin":
+        config = StdinSourceConfig(**common, max_line_bytes=table.size("max_line_bytes", 1 << 20))
+    elif kind == "docker":
+        config = DockerSourceConfig(
+            **common, socket=table.str("socket", "/var/run/docker.sock"),
+            containers=tuple(table.str_list("containers")),
+            labels=tuple(table.str_list("labels")),
+            service_label=table.str("service_label", "com.docker.compose.service"),
+            json_files=table.str("json_files", ""),
+            start_at=table.choice("start_at", "end", start))
+    elif kind == "cloudwatch":
+        config = CloudWatchSourceConfig(
+            **common, log_group=table.required_str("log_group"),
+            region=table.str("region", ""), endpoint_url=table.str("endpoint_url", None),
+            filter_pattern=table.str("filter_pattern", ""),
+            stream_prefix=table.str("stream_prefix", ""),
+            poll_interval=table.duration("poll_interval", 5.0, minimum=0.05),
+            start_at=table.choice("start_at", "end", start))
+    elif kind == "loki":
+        config = LokiSourceConfig(
+            **common, url=table.required_str("url").rstrip("/"),
+            query=table.required_str("query"), tenant=table.str("tenant", None),
+            poll_interval=table.duration("poll_interval", 2.0, minimum=0.05),
+            tail=table.bool("tail", False), limit=table.int("limit", 1000, minimum=1),
+            service_labels=tuple(table.str_list(
+                "service_labels", ["service_name", "service", "app", "container", "job"])),
+            headers=table.str_map("headers"),
+            start_at=table.choice("start_at", "end", start))
+    else:
+        brokers = table.str_list("brokers")
+        topics = table.str_list("topics")
+        if not brokers:
+            raise table.error("brokers", "a kafka source needs brokers = [\"host:port\", ...]")
+        if not topics:
+            raise table.error("topics", "a kafka source needs topics = [\"name\", ...]")
+        config = KafkaSourceConfig(
+            **common, brokers=tuple(brokers), topics=tuple(topics),
+            group_id=table.str("group_id", "detector"),
+            start_at=table.choice("start_at", "end", start),
+            client_id=table.str("client_id", "detector"))
+    table.done()
+    return config

@@ -1,0 +1,257 @@
+"""From candidate lines in a raw buffer to events.
+
+The matching engine says which lines of a buffer might matter (a signature's
+prefilter or an error-level word hit them). Only those lines, and their
+neighbours, are ever decoded: each candidate is walked back to the start of its
+record (a traceback belongs to the log line before it) and forward over its
+continuation lines, the candidate pattern ids of every line inside are united,
+and one :class:`~detector.model.Event` comes out. Lines already inside an event
+are skipped. An event that reaches the end of the buffer may continue in data
+not read yet: unless the buffer is final, it is left unconsumed for next time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from detector.decode.fields import Record, decode_line
+from detector.decode.multiline import Continuation, is_intro, starts_traceback
+from detector.model import ERROR, NOLEVEL, Event
+
+__all__ = ["Origin", "Stream", "assemble"]
+
+MAX_EVENT_LINES = 400
+MAX_EVENT_CHARS = 256 * 1024
+MAX_LOOKBACK_LINES = 40
+_QUICK_PREFIXES = (b"DETAIL:", b"HINT:", b"CONTEXT:", b"STATEMENT:", b"QUERY:", b"LOCATION:",
+                   b"WHERE:", b"[SQL:", b"[parameters:", b"(Background", b"task: <",
+                   b"future: <", b"client_session: <", b"connector: <", b"connections: [",
+                   b"transport: <", b"protocol: <", b"handle: <", b"source_traceback:",
+                   b"exception: ", b"Object created at", b"Traceback (most recent",
+                   b"During handling", b"The above exception", b"LINE ")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a stream of lines comes from."""
+
+    source: str                     # the source's name (file path, container, topic…)
+    service: str | None = None      # from source metadata: file name, container, log group…
+    override: str | None = None     # the config's `service`: wins over everything
+    allow_json: bool = True         # format = plain turns JSON decoding off
+
+    @staticmethod
+    def for_path(path: str, *, override: str | None = None, allow_json: bool = True) -> Origin:
+        return Origin(source=path, service=service_from_path(path), override=override,
+                      allow_json=allow_json)
+
+
+def service_from_path(path: str) -> str:
+    """``/var/log/orders-worker.log.gz`` → ``orders-worker``; ``-`` → ``stdin``."""
+    if path in ("-", ""):
+        return "stdin"
+    name = os.path.basename(path.rstrip("/"))
+    stem = name.split(".", 1)[0]
+    if stem.endswith("-json") and len(stem) > 60:   # docker's <container-id>-json.log
+        stem = stem[:12]
+    return stem or name
+
+
+@dataclass(slots=True)
+class Stream:
+    """What the assembler remembers about one stream between buffers."""
+
+    origin: Origin
+    last_time: float | None = None
+    year_hint: int | None = None
+    malformed: int = 0
+    record_starts: Sequence[int] | None = field(default=None)  # per-record sources only
+
+
+def _line_bounds(buf: bytes, end: int) -> tuple[int, int]:
+    return buf.rfind(b"\n", 0, end) + 1, end
+
+
+def _decode(stream: Stream, raw: bytes) -> Record:
+    record = decode_line(raw, allow_json=stream.origin.allow_json, year_hint=stream.year_hint)
+    if record.malformed:
+        stream.malformed += 1
+    return record
+
+
+def _quick_reject(raw: bytes, cont: Continuation) -> bool:
+    """True when ``raw`` certainly does not continue the event (no decoding needed)."""
+    if not raw or raw[:1] in (b" ", b"\t", b"{", b"\r") or cont.in_frames:
+        return False
+    if raw.startswith(_QUICK_PREFIXES):
+        return False
+    return b":  " not in raw
+
+
+def assemble(buf: bytes, hits: Sequence[tuple[int, frozenset[int]]], stream: Stream, *,
+             final: bool, arrival: float | None = None) -> tuple[list[Event], int]:
+    """Events for the candidate lines ``hits`` (line end offset, pattern ids) of ``buf``.
+
+    ``buf`` holds whole lines, each ending in ``\\n``. Returns the events and how
+    many bytes of ``buf`` were consumed; the rest must be offered again with more
+    data (or with ``final=True``). ``arrival`` is the wall time for live sources:
+    lines without a timestamp take it; in replay they take the previous line's.
+    """
+    events: list[Event] = []
+    done = 0                      # bytes before this offset belong to emitted events
+    size = len(buf)
+    index = 0
+    total = len(hits)
+    origin = stream.origin
+    while index < total:
+        end = hits[index][0]
+        start = buf.rfind(b"\n", 0, end) + 1
+        if start < done:
+            index += 1
+            continue
+        record = _decode(stream, buf[start:end])
+        head_start, head = start, record
+        if is_intro(record.text) or starts_traceback(record.text):
+            head_start, head = _find_head(buf, start, done, record, stream)
+
+        # Forward over the continuation lines.
+        texts = [head.text]
+        chars = len(head.text)
+        cont = Continuation(head.text)
+        last_end = _line_end(buf, head_start)
+        partial = head.partial
+        level = head.level
+        deferred = False
+        while True:
+            next_start = last_end + 1
+            if next_start >= size:
+                if not final:
+                    deferred = True
+                break
+            next_end = buf.find(b"\n", next_start)
+            if next_end < 0:
+                next_end = size
+            raw = buf[next_start:next_end]
+            if not partial and _quick_reject(raw, cont):
+                break
+            following = _peek_text(buf, next_end, stream) if not raw.strip() else None
+            record = _decode(stream, raw)
+            if partial:
+                texts[-1] += record.text
+                partial = record.partial
+            elif cont.accepts(record.text, following):
+                texts.append(record.text)
+                level = max(level, record.level)
+            else:
+                break
+            chars += len(record.text)
+            last_end = next_end
+            if len(texts) >= MAX_EVENT_LINES or chars >= MAX_EVENT_CHARS:
+                break
+        if deferred:
+            return events, head_start
+
+        candidates: set[int] = set()
+        while index < total and hits[index][0] <= last_end:
+            candidates |= hits[index][1]
+            index += 1
+        done = last_end + 1
+
+        text = "\n".join(texts)
+        when = head.time
+        timed = when is not None
+        if when is None:
+            when = arrival if arrival is not None else _time_before(buf, head_start, stream)
+        if head.level == NOLEVEL and cont.saw_traceback:
+            level = max(level, ERROR)
+        service = origin.override or head.service or origin.service or origin.source
+        events.append(Event(time=when if when is not None else 0.0, service=service,
+                            level=level, text=text, source=origin.source, timed=timed,
+                            lines=len(texts), candidates=frozenset(candidates)))
+    return events, size
+
+
+def _line_end(buf: bytes, start: int) -> int:
+    end = buf.find(b"\n", start)
+    return len(buf) if end < 0 else end
+
+
+def _peek_text(buf: bytes, after: int, stream: Stream) -> str | None:
+    """The next non-blank line after offset ``after`` (for blank-line decisions)."""
+    position = after + 1
+    for _ in range(3):
+        if position >= len(buf):
+            return None
+        end = _line_end(buf, position)
+        raw = buf[position:end]
+        if raw.strip():
+            return _decode(stream, raw).text
+        position = end + 1
+    return None
+
+
+def _find_head(buf: bytes, start: int, floor: int, record: Record,
+               stream: Stream) -> tuple[int, Record]:
+    """Walk back from a continuation line to the record it belongs to.
+
+    The head is the nearest earlier line that is not itself a continuation, when
+    it looks like a log record (it has a time or a level); otherwise the earliest
+    continuation line. A blank line ends the walk: what follows it stands alone.
+    """
+    head_start, head = start, record
+    position = start
+    for _ in range(MAX_LOOKBACK_LINES):
+        if position <= floor:
+            break
+        previous_start = buf.rfind(b"\n", 0, position - 1) + 1
+        if previous_start < floor:
+            break
+        raw = buf[previous_start:position - 1]
+        if not raw.strip():
+            break
+        previous = _decode(stream, raw)
+        if is_intro(previous.text) or starts_traceback(previous.text):
+            head_start, head = previous_start, previous
+            position = previous_start
+            continue
+        if previous.time is not None or previous.level != NOLEVEL:
+            head_start, head = previous_start, previous
+        break
+    return head_start, head
+
+
+def _time_before(buf: bytes, position: int, stream: Stream) -> float | None:
+    """The time of the nearest earlier line that has one (replay semantics)."""
+    for _ in range(MAX_LOOKBACK_LINES):
+        if position <= 0:
+            break
+        previous_start = buf.rfind(b"\n", 0, position - 1) + 1
+        raw = buf[previous_start:position - 1]
+        position = previous_start
+        if raw.strip():
+            when = decode_line(raw, allow_json=stream.origin.allow_json,
+                               year_hint=stream.year_hint).time
+            if when is not None:
+                return when
+    return stream.last_time
+
+
+def last_time_in(buf: bytes, stream: Stream) -> float | None:
+    """The time of the last timestamped line among the final few lines of ``buf``."""
+    position = len(buf)
+    if position and buf[position - 1:position] == b"\n":
+        position -= 1
+    for _ in range(8):
+        if position <= 0:
+            break
+        line_start = buf.rfind(b"\n", 0, position) + 1
+        raw = buf[line_start:position]
+        position = line_start - 1
+        if raw.strip():
+            when = decode_line(raw, allow_json=stream.origin.allow_json,
+                               year_hint=stream.year_hint).time
+            if when is not None:
+                return when
+    return None

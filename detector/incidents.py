@@ -1,0 +1,209 @@
+"""Incidents: fingerprint, dedup, and the open → update → resolve lifecycle.
+
+All in event time. An occurrence whose fingerprint (kind + class + service +
+identifying fields, ids masked) has an open incident counts into it; otherwise
+it opens one. ``update`` is sent when an occurrence finds the count grown and
+the last notification at least ``update_interval`` old, so a storm of a
+thousand lines is one ``open`` and a few ``update``s. An incident quiet for
+``resolve_after`` resolves; an occurrence after that opens a new incident.
+Rate spikes resolve when their detector says the rate is back (or, as a safety
+net, after the same quiet time). Samples are redacted before they are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from detector.redact import redact
+
+__all__ = ["Incident", "IncidentTracker", "iso", "mask_ids"]
+
+MAX_SAMPLES = 3
+MAX_SAMPLE_CHARS = 2000
+MAX_SUMMARY_CHARS = 300
+
+_IDS = re.compile(
+    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"  # UUID
+    r"|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{6,}\b"                  # hex ids
+    r"|\b\d{5,}\b"                                                                     # long numbers
+    r"|\b0x[0-9a-fA-F]+\b")                                                            # addresses
+
+
+def mask_ids(value: str) -> str:
+    """``lock:smart_bot:123abc`` → ``lock:smart_bot:<id>``: one incident for all bots."""
+    return _IDS.sub("<id>", value)
+
+
+def iso(seconds: float) -> str:
+    """Epoch seconds → ``2026-11-20T10:00:03Z`` (milliseconds only when present)."""
+    whole = int(seconds // 1)
+    millis = int(round((seconds - whole) * 1000))
+    if millis == 1000:
+        whole, millis = whole + 1, 0
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    return f"{base}.{millis:03d}Z" if millis else f"{base}Z"
+
+
+@dataclass(slots=True)
+class Incident:
+    id: str
+    kind: str
+    cls: str
+    pattern: str | None
+    severity: str
+    service: str
+    fingerprint: str
+    first_seen: float
+    last_seen: float
+    summary: str
+    fields: dict[str, str]
+    runbook: dict[str, Any] | None
+    count: int = 1
+    samples: list[str] = field(default_factory=list)
+    notified_count: int = 1
+    notified_at: float = 0.0
+    resolved: bool = False
+    detail: dict[str, Any] = field(default_factory=dict)   # detector-specific (rates)
+
+    def event(self, name: str) -> dict[str, Any]:
+        """The incident event JSON of DESIGN.md §1."""
+        return {
+            "event": name, "id": self.id, "kind": self.kind, "class": self.cls,
+            "pattern": self.pattern, "severity": self.severity, "service": self.service,
+            "fingerprint": self.fingerprint, "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen), "count": self.count, "summary": self.summary,
+            "fields": dict(self.fields), "samples": list(self.samples), "runbook": self.runbook,
+        }
+
+
+def fingerprint_of(kind: str, cls: str, service: str, key: Iterable[tuple[str, str]]) -> str:
+    parts = [kind, cls, service, *(f"{k}={mask_ids(v)}" for k, v in sorted(key))]
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+class IncidentTracker:
+    """Open incidents by fingerprint, and the events their lifecycle produces."""
+
+    def __init__(self, *, resolve_after: float, update_interval: float,
+                 max_open: int = 10000) -> None:
+        self.resolve_after = resolve_after
+        self.update_interval = update_interval
+        self.max_open = max_open
+        self.open: dict[str, Incident] = {}
+        self._deadlines: list[tuple[float, str]] = []
+        self.opened = 0
+        self.updates = 0
+        self.resolved = 0
+
+    def observe(self, *, kind: str, cls: str, service: str, key: dict[str, str],
+                severity: str, summary: str, sample: str, when: float,
+                pattern: str | None = None, fields: dict[str, str] | None = None,
+                runbook: dict[str, Any] | None = None,
+                detail: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Count one occurrence; the events it causes (open, update, or a resolve + open)."""
+        fingerprint = fingerprint_of(kind, cls, service, key.items())
+        events: list[dict[str, Any]] = []
+        incident = self.open.get(fingerprint)
+        if incident is not None and when - incident.last_seen >= self.resolve_after:
+            events.append(self._resolve(incident))
+            incident = None
+        if incident is None:
+            incident = Incident(
+                id=hashlib.sha1(f"{fingerprint}:{when:.3f}".encode()).hexdigest()[:16],
+                kind=kind, cls=cls, pattern=pattern, severity=severity, service=service,
+                fingerprint=fingerprint, first_seen=when, last_seen=when,
+                summary=_clip(redact(summary), MAX_SUMMARY_CHARS),
+                fields={k: redact(v) for k, v in (fields or key).items()},
+                runbook=runbook, notified_at=when, detail=dict(detail or {}))
+            incident.samples.append(_clip(redact(sample), MAX_SAMPLE_CHARS))
+            self.open[fingerprint] = incident
+            heapq.heappush(self._deadlines, (when + self.resolve_after, fingerprint))
+            self.opened += 1
+            events.append(incident.event("open"))
+            if len(self.open) > self.max_open:
+                events.extend(self._evict())
+            return events
+        incident.count += 1
+        if when > incident.last_seen:
+            incident.last_seen = when
+            heapq.heappush(self._deadlines, (when + self.resolve_after, fingerprint))
+        if _rank(severity) > _rank(incident.severity):
+            incident.severity = severity
+        if detail:
+            incident.detail.update(detail)
+            if kind != "signature":
+                incident.summary = _clip(redact(summary), MAX_SUMMARY_CHARS)
+        if len(incident.samples) < MAX_SAMPLES:
+            incident.samples.append(_clip(redact(sample), MAX_SAMPLE_CHARS))
+        if when - incident.notified_at >= self.update_interval:
+            incident.notified_at = when
+            incident.notified_count = incident.count
+            self.updates += 1
+            events.append(incident.event("update"))
+        return events
+
+    def close(self, kind: str, cls: str, service: str, key: dict[str, str],
+              when: float) -> list[dict[str, Any]]:
+        """Resolve an incident now (a detector says the condition is over)."""
+        fingerprint = fingerprint_of(kind, cls, service, key.items())
+        incident = self.open.get(fingerprint)
+        if incident is None:
+            return []
+        incident.last_seen = max(incident.last_seen, when)
+        return [self._resolve(incident)]
+
+    def is_open(self, kind: str, cls: str, service: str, key: dict[str, str]) -> bool:
+        return fingerprint_of(kind, cls, service, key.items()) in self.open
+
+    def tick(self, now: float) -> list[dict[str, Any]]:
+        """Resolve every incident quiet since ``now - resolve_after``."""
+        events = []
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            deadline, fingerprint = heapq.heappop(deadlines)
+            incident = self.open.get(fingerprint)
+            if incident is None or incident.last_seen + self.resolve_after != deadline:
+                continue   # superseded by a later occurrence, or already resolved
+            events.append(self._resolve(incident))
+        return events
+
+    def _resolve(self, incident: Incident) -> dict[str, Any]:
+        del self.open[incident.fingerprint]
+        incident.resolved = True
+        self.resolved += 1
+        return incident.event("resolve")
+
+    def _evict(self) -> list[dict[str, Any]]:
+        oldest = min(self.open.values(), key=lambda i: i.last_seen)
+        return [self._resolve(oldest)]
+
+    # -- persistence (the daemon keeps open incidents across restarts) ----------------
+    def snapshot(self) -> list[dict[str, Any]]:
+        return [{"id": i.id, "kind": i.kind, "cls": i.cls, "pattern": i.pattern,
+                 "severity": i.severity, "service": i.service, "fingerprint": i.fingerprint,
+                 "first_seen": i.first_seen, "last_seen": i.last_seen, "summary": i.summary,
+                 "fields": i.fields, "runbook": i.runbook, "count": i.count,
+                 "samples": i.samples, "notified_count": i.notified_count,
+                 "notified_at": i.notified_at, "detail": i.detail}
+                for i in self.open.values()]
+
+    def restore(self, items: Iterable[dict[str, Any]]) -> None:
+        for item in items:
+            incident = Incident(**item)
+            self.open[incident.fingerprint] = incident
+            heapq.heappush(self._deadlines,
+                           (incident.last_seen + self.resolve_after, incident.fingerprint))
+
+
+def _rank(severity: str) -> int:
+    return {"info": 0, "warning": 1, "error": 2, "critical": 3}.get(severity, 0)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

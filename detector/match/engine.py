@@ -1,0 +1,258 @@
+"""The matching engine: a multi-pattern prefilter over raw bytes, then ``regex``.
+
+Scanning is two-phase. The prefilter (hyperscan, or the ``regex`` module when
+hyperscan cannot load) runs over a whole buffer of lines at once and reports,
+for each line that any pattern could match, the line's end offset and the ids of
+those patterns. Python touches those lines only. The authoritative match, with
+field extraction, is ``regex`` on the decoded event, tried in priority order;
+both prefilters use the same translated expressions (supersets of the real
+patterns, see :mod:`detector.match.translate`), so both engines produce exactly
+the same matches.
+
+A pattern that runs away on some input (catastrophic backtracking) is stopped by
+``regex``'s timeout, counted, and skipped for that event; the pipeline goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import regex
+
+from detector.decode.levels import LEVEL_PREFILTERS
+from detector.decode.multiline import analyse_traceback
+from detector.match.packs import TRACEBACK_FIELDS, Pattern
+from detector.match.translate import prefilter
+from detector.model import Event
+
+__all__ = ["ENGINES", "Engine", "Match", "build_engine"]
+
+ENGINES = ("auto", "hyperscan", "regex")
+_LINE_TAIL = rb"[^\n]*$"
+# Lines that shape events whatever patterns are enabled (a traceback header).
+STRUCTURAL_PREFILTERS = (rb"Traceback \(most recent call last\)",)
+
+Hits = list[tuple[int, frozenset[int]]]
+
+
+@dataclass(slots=True)
+class Match:
+    """A confirmed signature: which pattern, the fields it captured, the line it hit."""
+
+    pattern: Pattern
+    fields: dict[str, str]
+    line: str
+
+
+class Prefilter(Protocol):
+    name: str
+
+    def scan(self, buf: bytes) -> Hits: ...
+
+
+def _group(pairs: list[tuple[int, int]]) -> Hits:
+    """(line end, id) pairs → one (line end, ids) entry per line, in order."""
+    if not pairs:
+        return []
+    pairs.sort()
+    hits: Hits = []
+    current_end = pairs[0][0]
+    ids: list[int] = []
+    for end, ident in pairs:
+        if end != current_end:
+            hits.append((current_end, frozenset(ids)))
+            current_end = end
+            ids = []
+        ids.append(ident)
+    hits.append((current_end, frozenset(ids)))
+    return hits
+
+
+class HyperscanPrefilter:
+    """All expressions in one hyperscan block-mode database."""
+
+    name = "hyperscan"
+
+    def __init__(self, expressions: Sequence[bytes], cache_dir: Path | None = None) -> None:
+        import hyperscan
+
+        self._hs = hyperscan
+        self.database = self._load(expressions, cache_dir)
+        self.scratch = hyperscan.Scratch(self.database)
+
+    def _load(self, expressions: Sequence[bytes], cache_dir: Path | None) -> Any:
+        hs = self._hs
+        digest = hashlib.sha256(b"\0".join(expressions) + b"v1").hexdigest()[:24]
+        cached = cache_dir / f"hs-{digest}.db" if cache_dir is not None else None
+        if cached is not None and cached.is_file():
+            try:
+                return hs.loadb(cached.read_bytes(), hs.HS_MODE_BLOCK)
+            except Exception:  # noqa: BLE001 - a stale or foreign cache is rebuilt
+                cached.unlink(missing_ok=True)
+        database = hs.Database(mode=hs.HS_MODE_BLOCK)
+        flags = hs.HS_FLAG_MULTILINE | hs.HS_FLAG_PREFILTER | hs.HS_FLAG_ALLOWEMPTY
+        database.compile(expressions=list(expressions), ids=list(range(len(expressions))),
+                         elements=len(expressions), flags=flags)
+        if cached is not None:
+            try:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                temporary = cached.with_suffix(f".{os.getpid()}.tmp")
+                temporary.write_bytes(hs.dumpb(database))
+                temporary.replace(cached)
+            except OSError:
+                pass
+        return database
+
+    def scan(self, buf: bytes) -> Hits:
+        pairs: list[tuple[int, int]] = []
+        append = pairs.append
+
+        def on_match(ident: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            append((end, ident))
+
+        self.database.scan(buf, match_event_handler=on_match, scratch=self.scratch)
+        return _group(pairs)
+
+
+class RegexPrefilter:
+    """The same expressions, one ``regex`` scan each: slower, needs nothing compiled."""
+
+    name = "regex"
+
+    def __init__(self, expressions: Sequence[bytes]) -> None:
+        self.compiled = [regex.compile(e, regex.MULTILINE | regex.VERSION0) for e in expressions]
+
+    def scan(self, buf: bytes) -> Hits:
+        pairs: list[tuple[int, int]] = []
+        for ident, compiled in enumerate(self.compiled):
+            pairs.extend((m.end(), ident) for m in compiled.finditer(buf))
+        return _group(pairs)
+
+
+@dataclass
+class Engine:
+    patterns: list[Pattern]          # in priority order: index = prefilter id
+    prefilter: Prefilter
+    regex_timeout: float = 0.1
+    timeouts: int = 0
+    by_id: dict[str, Pattern] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_id = {p.id: p for p in self.patterns}
+        self._count = len(self.patterns)
+        self._formatter = string.Formatter()
+
+    @property
+    def name(self) -> str:
+        return self.prefilter.name
+
+    def scan(self, buf: bytes) -> Hits:
+        return self.prefilter.scan(buf)
+
+    def confirm(self, event: Event) -> Match | None:
+        """The highest-priority pattern that really matches ``event``, with its fields."""
+        ids = [i for i in event.candidates if i < self._count]
+        if not ids:
+            return None
+        ids.sort()
+        text = event.text
+        traceback: dict[str, str] | None = None
+        for ident in ids:
+            pattern = self.patterns[ident]
+            if event.level < pattern.min_level:
+                continue
+            found = self._search(pattern, text)
+            if found is None:
+                continue
+            fields, line = found
+            if pattern.context is not None and event.lines > 1:
+                self._add_context(pattern, text, fields)
+            if event.lines > 1 and any(f in TRACEBACK_FIELDS for f in pattern.fingerprint):
+                if traceback is None:
+                    traceback = analyse_traceback(text)
+                for key, value in traceback.items():
+                    fields.setdefault(key, value)
+            return Match(pattern=pattern, fields=fields, line=line)
+        return None
+
+    def _search(self, pattern: Pattern, text: str) -> tuple[dict[str, str], str] | None:
+        try:
+            match = pattern.regex.search(text, timeout=self.regex_timeout)
+            if match is not None and "\n" in match.group(0):
+                # Patterns match within one line; retry line by line.
+                match = None
+                for line in text.split("\n"):
+                    match = pattern.regex.search(line, timeout=self.regex_timeout)
+                    if match is not None:
+                        break
+        except TimeoutError:
+            self.timeouts += 1
+            return None
+        if match is None:
+            return None
+        fields = {k: v for k, v in match.groupdict().items() if v is not None}
+        string_ = match.string
+        line_start = string_.rfind("\n", 0, match.start()) + 1
+        line_end = string_.find("\n", match.end())
+        line = string_[line_start:line_end if line_end >= 0 else len(string_)]
+        return fields, line
+
+    def _add_context(self, pattern: Pattern, text: str, fields: dict[str, str]) -> None:
+        assert pattern.context is not None
+        try:
+            for line in text.split("\n"):
+                match = pattern.context.search(line, timeout=self.regex_timeout)
+                if match is not None:
+                    for key, value in match.groupdict().items():
+                        if value is not None:
+                            fields.setdefault(key, value)
+                    return
+        except TimeoutError:
+            self.timeouts += 1
+
+    def classify_text(self, text: str) -> Match | None:
+        """Classify a free-standing example the way the pipeline would (tests, CLI)."""
+        from detector.decode.events import Origin, Stream, assemble
+
+        buf = text.encode("utf-8") + b"\n"
+        stream = Stream(origin=Origin(source="example", service="example"))
+        events, _ = assemble(buf, self.scan(buf), stream, final=True, arrival=0.0)
+        for event in events:
+            match = self.confirm(event)
+            if match is not None:
+                return match
+        return None
+
+
+def expressions_for(patterns: Sequence[Pattern]) -> list[bytes]:
+    translated = [prefilter(p.source).encode("ascii") + _LINE_TAIL for p in patterns]
+    extra = [e + _LINE_TAIL for e in (*LEVEL_PREFILTERS, *STRUCTURAL_PREFILTERS)]
+    return translated + extra
+
+
+def order_patterns(patterns: Sequence[Pattern]) -> list[Pattern]:
+    """Priority order: higher priority first, then the order packs were loaded in."""
+    return [p for _, _, p in sorted((-p.priority, i, p) for i, p in enumerate(patterns))]
+
+
+def build_engine(patterns: Sequence[Pattern], *, engine: str = "auto",
+                 regex_timeout: float = 0.1, cache_dir: Path | None = None) -> Engine:
+    ordered = order_patterns(patterns)
+    expressions = expressions_for(ordered)
+    chosen: Prefilter
+    if engine in ("auto", "hyperscan"):
+        try:
+            chosen = HyperscanPrefilter(expressions, cache_dir)
+        except ImportError:
+            if engine == "hyperscan":
+                raise
+            chosen = RegexPrefilter(expressions)
+    else:
+        chosen = RegexPrefilter(expressions)
+    return Engine(patterns=ordered, prefilter=chosen, regex_timeout=regex_timeout)

@@ -1,0 +1,138 @@
+"""What replay prints: JSON lines as incidents happen, or a table at the end."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+import orjson
+
+__all__ = ["IncidentTable", "JsonlWriter", "Progress"]
+
+_SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
+_COLOURS = {"critical": "\x1b[1;31m", "error": "\x1b[31m", "warning": "\x1b[33m",
+            "info": "\x1b[36m"}
+_RESET = "\x1b[0m"
+_DIM = "\x1b[2m"
+
+
+class JsonlWriter:
+    """One incident event per line, flushed as it happens."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.buffer = getattr(out, "buffer", None)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        data = orjson.dumps(event) + b"\n"
+        if self.buffer is not None:
+            self.buffer.write(data)
+        else:
+            self.out.write(data.decode())
+
+    def flush(self) -> None:
+        (self.buffer or self.out).flush()
+
+
+class IncidentTable:
+    """Collects incident events; renders one row per incident at the end."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self.latest[event["id"]] = event
+
+    def render(self, out: TextIO, *, colour: bool, width: int | None = None) -> None:
+        rows = sorted(self.latest.values(),
+                      key=lambda e: (_SEVERITY_ORDER.get(e["severity"], 9), -e["count"],
+                                     e["first_seen"]))
+        if not rows:
+            out.write("No incidents.\n")
+            return
+        width = width or shutil.get_terminal_size((140, 24)).columns
+        headers = ("STATE", "SEVERITY", "CLASS", "SERVICE", "COUNT", "FIRST SEEN", "LAST SEEN")
+        table = [(
+            "resolved" if e["event"] == "resolve" else "open",
+            e["severity"], e["class"] + ("" if e["kind"] == "signature" else f" ({e['kind']})"),
+            e["service"], str(e["count"]), _short(e["first_seen"]), _short(e["last_seen"]),
+        ) for e in rows]
+        widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(headers)]
+        fixed = sum(widths) + 2 * len(widths)
+        summary_width = max(30, width - fixed - 1)
+        header = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+        out.write(_style(header + "  SUMMARY", "\x1b[1m", colour) + "\n")
+        for event, row in zip(rows, table, strict=True):
+            cells = [c.ljust(w) for c, w in zip(row, widths, strict=True)]
+            cells[1] = _style(cells[1], _COLOURS.get(event["severity"], ""), colour)
+            if row[0] == "resolved":
+                cells[0] = _style(cells[0], _DIM, colour)
+            summary = event["summary"].replace("\n", " ")
+            if len(summary) > summary_width:
+                summary = summary[: summary_width - 1] + "…"
+            out.write("  ".join(cells) + "  " + summary + "\n")
+
+    def runbooks(self, out: TextIO, *, colour: bool, steps: int = 3) -> None:
+        """The first steps of each runbook involved, once per runbook."""
+        seen: set[str] = set()
+        for event in self.latest.values():
+            book = event.get("runbook")
+            if not book or book["title"] in seen:
+                continue
+            seen.add(book["title"])
+            out.write("\n" + _style(f"▸ {book['title']}", "\x1b[1m", colour) + "\n")
+            for step in book["steps"][:steps]:
+                out.write(f"    - {step}\n")
+
+
+class Progress:
+    """A progress line on stderr for long replays (only when stderr is a terminal)."""
+
+    def __init__(self, total: int | None, *, enabled: bool, out: TextIO | None = None) -> None:
+        self.total = total
+        self.enabled = enabled
+        self.out = out or sys.stderr
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def update(self, done: int, lines: int, incidents: int, *, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self.last < 0.2:
+            return
+        self.last = now
+        elapsed = max(now - self.started, 1e-6)
+        rate = done / elapsed / 1e6
+        if self.total:
+            fraction = min(1.0, done / self.total)
+            filled = int(fraction * 30)
+            bar = "█" * filled + "░" * (30 - filled)
+            text = f"\r{bar} {fraction:6.1%}  {rate:6.1f} MB/s  {lines:,} lines  {incidents} incidents"
+        else:
+            text = f"\r{done / 1e6:8.1f} MB  {rate:6.1f} MB/s  {lines:,} lines  {incidents} incidents"
+        self.out.write(text)
+        self.out.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            self.out.write("\r\x1b[K")
+            self.out.flush()
+
+
+def _short(stamp: str) -> str:
+    return stamp.replace("T", " ").rstrip("Z").split(".")[0]
+
+
+def _style(text: str, code: str, colour: bool) -> str:
+    return f"{code}{text}{_RESET}" if colour and code else text
+
+
+def summary_line(stats: Any, elapsed: float, engine: str, extras: Iterable[str] = ()) -> str:
+    rate = stats.lines / elapsed if elapsed > 0 else 0.0
+    parts = [f"{stats.lines:,} lines", f"{stats.bytes / 1e6:.1f} MB", f"{elapsed:.2f}s",
+             f"{rate:,.0f} lines/s", f"engine {engine}", *extras]
+    return " · ".join(parts)

@@ -1,0 +1,132 @@
+"""The pipeline both drivers run: buffer → candidates → events → matches → incidents.
+
+``feed`` takes a buffer of whole lines from one stream; the engine finds the
+candidate lines, the assembler turns them into events, the engine confirms
+signatures, and the incident tracker and the detectors turn occurrences into
+incident events, which go to ``sink``. ``advance`` moves the watermark: quiet
+incidents resolve and rate buckets close. Replay calls it with event time, the
+daemon with wall time; the code is the same.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from detector.clock import EventClock
+from detector.decode.events import Stream, assemble, last_time_in
+from detector.incidents import IncidentTracker
+from detector.match.engine import Engine, Match
+from detector.model import ERROR, Event
+
+__all__ = ["Detector", "Pipeline", "Stats"]
+
+IncidentEvent = dict[str, Any]
+Sink = Callable[[IncidentEvent], None]
+
+
+class Detector(Protocol):
+    """Something that learns from events and opens incidents of its own kind."""
+
+    def observe(self, event: Event, match: Match | None, when: float) -> None: ...
+
+    def advance(self, watermark: float) -> None: ...
+
+
+@dataclass
+class Stats:
+    lines: int = 0
+    bytes: int = 0
+    candidates: int = 0
+    events: int = 0
+    error_events: int = 0
+    malformed: int = 0
+    matches: Counter[str] = field(default_factory=Counter)       # by class
+    incident_events: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+
+
+class Pipeline:
+    def __init__(self, engine: Engine, tracker: IncidentTracker, clock: EventClock,
+                 sink: Sink, detectors: Sequence[Detector] = ()) -> None:
+        self.engine = engine
+        self.tracker = tracker
+        self.clock = clock
+        self.sink = sink
+        self.detectors = list(detectors)
+        self.stats = Stats()
+        self.runbooks_by_class: dict[str, dict[str, Any]] = {}
+        for pattern in engine.patterns:
+            self.runbooks_by_class.setdefault(pattern.cls, pattern.runbook.as_json())
+
+    def emit(self, event: IncidentEvent) -> None:
+        self.stats.incident_events[(event["event"], event["kind"], event["class"])] += 1
+        self.sink(event)
+
+    def emit_all(self, events: Sequence[IncidentEvent]) -> None:
+        for event in events:
+            self.emit(event)
+
+    def feed(self, buf: bytes, stream: Stream, *, final: bool = False,
+             arrival: float | None = None) -> int:
+        """Process the whole lines of ``buf``; returns how many bytes were consumed."""
+        hits = self.engine.scan(buf)
+        malformed_before = stream.malformed
+        events, consumed = assemble(buf, hits, stream, final=final, arrival=arrival)
+        stats = self.stats
+        stats.candidates += len(hits)
+        stats.lines += buf.count(b"\n", 0, consumed)
+        stats.bytes += consumed
+        for event in events:
+            self.handle(event, arrival)
+        stats.malformed += stream.malformed - malformed_before
+        if consumed and arrival is None:
+            when = last_time_in(buf[:consumed] if consumed < len(buf) else buf, stream)
+            if when is not None:
+                stream.last_time = self.clock.admit(when, True)
+        return consumed
+
+    def handle(self, event: Event, arrival: float | None = None) -> None:
+        when = self.clock.admit(event.time, event.timed, arrival)
+        event.time = when
+        stats = self.stats
+        stats.events += 1
+        match = self.engine.confirm(event)
+        if match is not None:
+            pattern = match.pattern
+            stats.matches[pattern.cls] += 1
+            key = {name: match.fields.get(name, "") for name in pattern.fingerprint}
+            self.emit_all(self.tracker.observe(
+                kind="signature", cls=pattern.cls, service=event.service, key=key,
+                severity=pattern.severity, summary=_summary(match), sample=event.text,
+                when=when, pattern=pattern.id, fields=match.fields,
+                runbook=pattern.runbook.as_json()))
+        if event.level >= ERROR:
+            stats.error_events += 1
+        for detector in self.detectors:
+            detector.observe(event, match, when)
+
+    def advance(self, watermark: float | None = None) -> None:
+        """Move time forward: resolve quiet incidents, close rate buckets."""
+        if watermark is None:
+            watermark = self.clock.watermark()
+        if watermark is None:
+            return
+        for detector in self.detectors:
+            detector.advance(watermark)
+        self.emit_all(self.tracker.tick(watermark))
+
+
+def _summary(match: Match) -> str:
+    pattern = match.pattern
+    if pattern.summary is not None:
+        fields = _Defaulted(match.fields)
+        return pattern.summary.format_map(fields)
+    line = match.line.strip()
+    return f"{pattern.title}: {line}" if line else pattern.title
+
+
+class _Defaulted(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "?"
