@@ -53,7 +53,9 @@ class IncidentTable:
         if not rows:
             out.write("No incidents.\n")
             return
-        width = width or shutil.get_terminal_size((140, 24)).columns
+        if width is None and colour:
+            width = shutil.get_terminal_size((140, 24)).columns
+        width = width or 10_000   # not a terminal: never cut the summary
         headers = ("STATE", "SEVERITY", "CLASS", "SERVICE", "COUNT", "FIRST SEEN", "LAST SEEN")
         table = [(
             "resolved" if e["event"] == "resolve" else "open",

@@ -96,7 +96,9 @@ class Pipeline:
         if match is not None:
             pattern = match.pattern
             stats.matches[pattern.cls] += 1
+            # Different signatures are different problems even when they share a class.
             key = {name: match.fields.get(name, "") for name in pattern.fingerprint}
+            key["pattern"] = pattern.id
             self.emit_all(self.tracker.observe(
                 kind="signature", cls=pattern.cls, service=event.service, key=key,
                 severity=pattern.severity, summary=_summary(match), sample=event.text,
@@ -119,14 +121,13 @@ class Pipeline:
 
 
 def _summary(match: Match) -> str:
+    """The pattern's summary template when every field it names was captured, else
+    the title and the matched line from where the signature starts."""
     pattern = match.pattern
     if pattern.summary is not None:
-        fields = _Defaulted(match.fields)
-        return pattern.summary.format_map(fields)
+        try:
+            return pattern.summary.format_map(match.fields)
+        except (KeyError, ValueError, IndexError):
+            pass
     line = match.line.strip()
     return f"{pattern.title}: {line}" if line else pattern.title
-
-
-class _Defaulted(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "?"

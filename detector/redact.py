@@ -25,6 +25,12 @@ _SECRET_KEYS = (
     r"x[_-]api[_-]key|x-mbx-apikey|signature|sig|credentials?|cookie|set-cookie|dsn|"
     r"routing[_-]?key|webhook[_-]?secret"
 )
+_STRONG_KEYS = (
+    r"pass(?:word|wd|phrase)?|pwd|secret(?:[_-]?key)?|client[_-]?secret|api[_-]?key|apikey|"
+    r"api[_-]?secret|access[_-]?key(?:[_-]?id)?|secret[_-]?access[_-]?key|private[_-]?key|"
+    r"(?:access|refresh|id|auth|session|csrf|bearer)[_-]?token|token|x[_-]api[_-]key|"
+    r"x-mbx-apikey|cookie|set-cookie|routing[_-]?key|webhook[_-]?secret"
+)
 _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     # PEM private keys, whole block (possibly with literal \n inside JSON).
     (re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----.*?-----END (?:[A-Z]+ )?PRIVATE KEY-----",
@@ -43,10 +49,15 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     # JSON / dict style: "password": "x" or 'password': 'x'
     (re.compile(rf"(?i)([\"'](?:[\w.-]*[_.-])?(?:{_SECRET_KEYS})[\"']\s*:\s*)([\"'])((?:\\.|(?!\2).)*)\2"),
      rf"\1\2{MASK}\2"),
-    # key=value / key: value (logfmt, query strings, headers, env)
-    (re.compile(rf"(?i)(?<![\w-])((?:[\w.-]*[_.-])?(?:{_SECRET_KEYS}))(\s*[=:]\s*)"
+    # key=value (logfmt, query strings, env files, command lines)
+    (re.compile(rf"(?i)(?<![\w-])((?:[\w.-]*[_.-])?(?:{_SECRET_KEYS}))(\s*=\s*)"
                 r"(?!\*\*\*|(?:bearer|basic|digest|token|negotiate)\s)"
                 r"(\"[^\"]*\"|'[^']*'|[^\s&,;\"'}\]]+)"), rf"\1\2{MASK}"),
+    # key: value (YAML, headers, dict reprs): only unambiguous secret names, written
+    # without a space before the colon, so prose such as "credentials: x" is left alone.
+    (re.compile(rf"(?i)(?<![\w-])((?:[\w.-]*[_.-])?(?:{_STRONG_KEYS})):(\s*)"
+                r"(?!\*\*\*|(?:bearer|basic|digest|token|negotiate)\s)"
+                r"(\"[^\"]*\"|'[^']*'|[^\s&,;\"'}\]]+)"), rf"\1:\2{MASK}"),
     # AWS access key ids
     (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b"), MASK),
     # Provider tokens
@@ -82,8 +93,27 @@ def _mask_card(match: re.Match[str]) -> str:
     return text
 
 
+# Every rule above needs one of these to be present; most log lines have none, and a
+# few substring checks on the lower-cased text cost far less than running every rule.
+_KEYWORDS = ("pass", "pwd", "secret", "key", "token", "auth", "bearer", "basic", "digest",
+             "sig", "cred", "cookie", "dsn", "eyj", "://", "akia", "asia", "agpa", "aida",
+             "aroa", "anpa", "anva", "aipa", "xox", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
+             "github_pat", "_live_", "_test_", "whsec_", "aiza", "glpat-", "private key")
+_CARD_TRIGGER = re.compile(r"\d{4}[ -]?\d{4}")
+
+
+def _may_hold_secret(text: str) -> bool:
+    lowered = text.lower()
+    for keyword in _KEYWORDS:
+        if keyword in lowered:
+            return True
+    return _CARD_TRIGGER.search(text) is not None
+
+
 def redact(text: str) -> str:
     """``text`` with every secret it shows replaced by ``***``."""
+    if not _may_hold_secret(text):
+        return text
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
     return _CARD.sub(_mask_card, text)

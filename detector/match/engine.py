@@ -28,7 +28,6 @@ import regex
 from detector.decode.levels import LEVEL_PREFILTERS
 from detector.decode.multiline import analyse_traceback
 from detector.match.packs import TRACEBACK_FIELDS, Pattern
-from detector.match.translate import prefilter
 from detector.model import Event
 
 __all__ = ["ENGINES", "Engine", "Match", "build_engine"]
@@ -47,7 +46,7 @@ class Match:
 
     pattern: Pattern
     fields: dict[str, str]
-    line: str
+    line: str                      # the matched line, from where the match starts
 
 
 class Prefilter(Protocol):
@@ -198,9 +197,10 @@ class Engine:
             return None
         fields = {k: v for k, v in match.groupdict().items() if v is not None}
         string_ = match.string
-        line_start = string_.rfind("\n", 0, match.start()) + 1
         line_end = string_.find("\n", match.end())
-        line = string_[line_start:line_end if line_end >= 0 else len(string_)]
+        # The line from where the signature starts: timestamps and levels before it
+        # are already in the incident's fields.
+        line = string_[match.start():line_end if line_end >= 0 else len(string_)]
         return fields, line
 
     def _add_context(self, pattern: Pattern, text: str, fields: dict[str, str]) -> None:
@@ -231,7 +231,7 @@ class Engine:
 
 
 def expressions_for(patterns: Sequence[Pattern]) -> list[bytes]:
-    translated = [prefilter(p.source).encode("ascii") + _LINE_TAIL for p in patterns]
+    translated = [p.prefilter.encode("ascii") + _LINE_TAIL for p in patterns]
     extra = [e + _LINE_TAIL for e in (*LEVEL_PREFILTERS, *STRUCTURAL_PREFILTERS)]
     return translated + extra
 

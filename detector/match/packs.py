@@ -56,6 +56,7 @@ class Pattern:
     severity: str
     title: str
     source: str                     # the regex as written
+    prefilter: str                  # its byte-level superset for the prefilter engines
     regex: regex.Pattern[str]
     context: regex.Pattern[str] | None  # extra fields from any line of the same event
     fingerprint: tuple[str, ...]    # fields that identify one incident
@@ -151,7 +152,7 @@ def _read_pattern(t: Table, file: Path, strict_examples: bool) -> Pattern:
     title = t.required_str("title")
     source = t.required_str("regex")
     try:
-        check_portable(source)
+        translated = check_portable(source)
         compiled = regex.compile(source, regex.MULTILINE | regex.VERSION0)
     except TranslateError as exc:
         raise t.error("regex", f"pattern {pattern_id}: {exc}") from None
@@ -211,6 +212,7 @@ def _read_pattern(t: Table, file: Path, strict_examples: bool) -> Pattern:
     book.done()
     t.done()
     return Pattern(id=pattern_id, cls=cls, severity=severity, title=title, source=source,
+                   prefilter=translated,
                    regex=compiled, context=context, fingerprint=fingerprint, summary=summary,
                    priority=priority, min_level=min_level, examples_match=matches,
                    examples_no_match=no_matches, examples_fields=expected_fields,

@@ -48,16 +48,19 @@ _ERE_SPECIAL = set(".[]()*+?{}|^$\\")
 _PCRE_SPECIAL = set(".[]()*+?{}|^$\\#&~- \t\r\n\f\v/\"'")
 
 
-def check_portable(pattern: str) -> None:
-    """Raise :class:`TranslateError` if ``pattern`` cannot be prefiltered soundly."""
+def check_portable(pattern: str) -> str:
+    """The prefilter of ``pattern``; :class:`TranslateError` if it cannot be made soundly."""
     tree = _parse(pattern)
     if tree.state.flags & C.SRE_FLAG_DOTALL:
         raise TranslateError("(?s) is not allowed: patterns match within one line")
     if "\n" in pattern and not tree.state.flags & C.SRE_FLAG_VERBOSE:
         raise TranslateError("a pattern must not contain a newline: patterns match "
                              "within one line")
-    if re.fullmatch(prefilter(pattern), "") is not None:
+    translated = _Prefilter().seq(list(tree.data),
+                                  bool(tree.state.flags & C.SRE_FLAG_IGNORECASE), True, True)
+    if re.fullmatch(translated, "") is not None:
         raise TranslateError("the pattern can match an empty line")
+    return translated
 
 
 def prefilter(pattern: str) -> str:
@@ -364,7 +367,7 @@ class _Ere:
             char = variants[0]
             return "\\" + char if char in _ERE_SPECIAL else char
         if op is C.NOT_LITERAL:
-            return "[^" + _ere_class_char(chr(arg)) + "]"
+            return "." if arg == 10 else "[^" + _ere_class_char(chr(arg)) + "]"
         if op is C.ANY:
             return "."
         if op is C.IN:
@@ -410,6 +413,8 @@ class _Ere:
         parts: list[str] = []
         negated_categories: list[str] = []
         for op, arg in members:
+            if op is C.LITERAL and arg == 10:
+                continue  # grep works line by line: a newline is never in a line
             if op is C.LITERAL:
                 parts.extend(_ere_class_char(v) for v in _cases(chr(arg), ignore))
             elif op is C.RANGE:
@@ -422,6 +427,8 @@ class _Ere:
         if negated_categories:
             # [\S,] and friends have no ERE spelling; widen to any character (superset).
             return "."
+        if not parts:
+            return "." if negate else "[^[:print:][:cntrl:]]"
         # ']' must come first in a bracket expression and '-' last.
         body = "".join(sorted(parts, key=lambda p: (p != "]", p == "^", p == "-")))
         if body == "^":
