@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detector.config import load_config  # noqa: E402
-from detector.build import load_patterns  # noqa: E402
+from detector.build import load_patterns
+from detector.config import load_config
 
 SERVICES = ["api", "worker-sync", "worker-smart", "auth-service", "wallet-service",
             "notification-service", "backfill", "gateway"]
@@ -44,7 +44,8 @@ INFO_TEMPLATES = [
 ]
 CELERY_TEMPLATES = [
     "[{ts}: INFO/MainProcess] Task src.workflows.sync_orders[{uuid}] received",
-    "[{ts}: INFO/ForkPoolWorker-{w}] Task src.workflows.sync_orders[{uuid}] succeeded in {sec}s: None",
+    "[{ts}: INFO/ForkPoolWorker-{w}] Task src.workflows.sync_orders[{uuid}] succeeded in "
+    "{sec}s: None",
     "[{ts}: INFO/MainProcess] Task tasks.backfill[{uuid}] received",
 ]
 
@@ -64,7 +65,8 @@ class Generator:
             path=r.choice(PATHS).replace("{id}", str(r.randint(1, 99999))),
             ms=r.randint(1, 900), hex=f"{r.getrandbits(24):06x}", price=r.randint(90000, 110000),
             pct=r.randint(50, 99), n=r.randint(1, 5000), n3=r.randint(1, 254),
-            uuid=f"{r.getrandbits(128):032x}", w=r.randint(1, 8), sec=f"{r.random():.3f}",
+            uuid=f"{r.getrandbits(128):032x}", w=r.randint(1, 8),
+            sec=f"{r.random():.3f}",
             ts=self.stamp(","))
 
     def stamp(self, sep: str = ",") -> str:

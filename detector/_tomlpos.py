@@ -97,5 +97,30 @@ def _resolve(parts: tuple[str, ...], counts: dict[Path, int]) -> Path:
 
 
 def _bracket_delta(line: str) -> int:
-    stripped = re.sub(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|#.*$', "", line)
-    return stripped.count("[") - stripped.count("]")
+    """Brackets opened minus closed outside strings and comments on one line."""
+    delta = 0
+    index = 0
+    size = len(line)
+    while index < size:
+        char = line[index]
+        if char == "#":
+            break
+        if char in "\"'":
+            triple = line[index:index + 3]
+            if triple in ('"""', "'''"):
+                end = line.find(triple, index + 3)
+                if end < 0:
+                    return delta          # a multi-line string starts; the caller tracks it
+                index = end + 3
+                continue
+            index += 1
+            while index < size and line[index] != char:
+                index += 2 if char == '"' and line[index] == "\\" else 1
+            index += 1
+            continue
+        if char == "[":
+            delta += 1
+        elif char == "]":
+            delta -= 1
+        index += 1
+    return delta

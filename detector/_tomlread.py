@@ -81,7 +81,7 @@ class Table:
         self._seen.add(key)
         return self.data.get(key)
 
-    def str(self, key: str, default: T, *, required: bool = False) -> str | T:
+    def text(self, key: str, default: T, *, required: bool = False) -> str | T:
         self._seen.add(key)
         if key not in self.data:
             if required:
@@ -93,26 +93,26 @@ class Table:
         return self._expand(key, value)
 
     def required_str(self, key: str) -> str:
-        value = self.str(key, "", required=True)
+        value = self.text(key, "", required=True)
         if not value:
             raise self.error(key, f"{self.name(key)} must not be empty")
         return value
 
     def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self.str(key, default)
+        value = self.text(key, default)
         if value not in choices:
             raise self.error(key, f"{self.name(key)} must be one of {', '.join(choices)}; "
                                   f"got {value!r}")
         return value
 
-    def bool(self, key: str, default: bool) -> bool:
+    def flag(self, key: str, default: bool) -> bool:
         self._seen.add(key)
         value = self.data.get(key, default)
         if not isinstance(value, bool):
             raise self.error(key, f"{self.name(key)} must be true or false, not {_kind(value)}")
         return value
 
-    def int(self, key: str, default: int, *, minimum: int | None = None) -> int:
+    def integer(self, key: str, default: int, *, minimum: int | None = None) -> int:
         self._seen.add(key)
         value = self.data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -121,7 +121,7 @@ class Table:
             raise self.error(key, f"{self.name(key)} must be at least {minimum}; got {value}")
         return value
 
-    def float(self, key: str, default: float, *, minimum: float | None = None) -> float:
+    def number(self, key: str, default: float, *, minimum: float | None = None) -> float:
         self._seen.add(key)
         value = self.data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -14,7 +14,7 @@ clamped to arrival. Both are counted.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["EventClock"]
 
@@ -22,18 +22,32 @@ FUTURE_TOLERANCE = 300.0
 
 
 @dataclass
+class Timeline:
+    """One stream's own progress through event time."""
+
+    high: float | None = None          # the highest event time admitted
+    doubted: float | None = None       # a jump waiting for confirmation
+
+
+@dataclass
 class EventClock:
     live: bool
     lateness: float = 30.0
     max_clock_jump: float = 86400.0
-    high: float | None = None          # the highest event time admitted
-    doubted: float | None = None       # a jump waiting for confirmation
+    high: float | None = None          # the highest event time admitted, any stream
     late: int = 0
     jumps_doubted: int = 0
     future: int = 0
+    default: Timeline = field(default_factory=Timeline)   # for callers without a stream
 
-    def admit(self, when: float, timed: bool, arrival: float | None = None) -> float:
-        """The time to use for an event that says ``when`` (``timed``: it had its own)."""
+    def admit(self, when: float, timed: bool, arrival: float | None = None,
+              timeline: Timeline | None = None) -> float:
+        """The time to use for an event that says ``when`` (``timed``: it had its own).
+
+        ``timeline`` is the stream the event came from: jumps and lateness are judged
+        against that stream's own past, since several inputs replayed together are
+        each at their own point in time.
+        """
         if self.live:
             now = arrival if arrival is not None else time.time()
             if when > now + FUTURE_TOLERANCE:
@@ -44,25 +58,26 @@ class EventClock:
             if when < now - self.lateness:
                 self.late += 1
             return when
-        high = self.high
-        if high is None or not timed:
-            if high is None and timed:
-                self.high = when
-            return when if high is None or timed else max(when, high - self.lateness)
-        if when > high + self.max_clock_jump:
-            doubted = self.doubted
+        if not timed:
+            return when                # the previous line's time, already admitted
+        line = timeline if timeline is not None else self.default
+        high = line.high
+        if high is not None and when > high + self.max_clock_jump:
+            doubted = line.doubted
             if doubted is not None and abs(when - doubted) <= self.max_clock_jump:
-                self.doubted = None
-                self.high = when       # confirmed: the log really jumped
-                return when
-            self.doubted = when
-            self.jumps_doubted += 1
-            return high
-        self.doubted = None
-        if when > high:
+                line.doubted = None    # confirmed: the log really jumped
+            else:
+                line.doubted = when
+                self.jumps_doubted += 1
+                return high
+        else:
+            line.doubted = None
+            if high is not None and when < high - self.lateness:
+                self.late += 1
+        if high is None or when > high:
+            line.high = when
+        if self.high is None or when > self.high:
             self.high = when
-        elif when < high - self.lateness:
-            self.late += 1
         return when
 
     def watermark(self) -> float | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import math
 import re
 import time
 from collections.abc import Iterable
@@ -28,11 +29,14 @@ MAX_SAMPLES = 3
 MAX_SAMPLE_CHARS = 2000
 MAX_SUMMARY_CHARS = 300
 
+# UUIDs, hex ids (with a digit and a letter, or any hex run after a key separator
+# such as ``lock:smart_bot:ffddad``), numbers of 5+ digits, addresses.
 _IDS = re.compile(
-    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"  # UUID
-    r"|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{6,}\b"                  # hex ids
-    r"|\b\d{5,}\b"                                                                     # long numbers
-    r"|\b0x[0-9a-fA-F]+\b")                                                            # addresses
+    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+    r"|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{6,}\b"
+    r"|(?<=[:/=#_-])[0-9a-fA-F]{6,}\b"
+    r"|\b\d{5,}\b"
+    r"|\b0x[0-9a-fA-F]+\b")
 
 
 def mask_ids(value: str) -> str:
@@ -42,8 +46,8 @@ def mask_ids(value: str) -> str:
 
 def iso(seconds: float) -> str:
     """Epoch seconds → ``2026-11-20T10:00:03Z`` (milliseconds only when present)."""
-    whole = int(seconds // 1)
-    millis = int(round((seconds - whole) * 1000))
+    whole = math.floor(seconds)
+    millis = round((seconds - whole) * 1000)
     if millis == 1000:
         whole, millis = whole + 1, 0
     base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))

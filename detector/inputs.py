@@ -13,8 +13,7 @@ import io
 import os
 import sys
 from collections.abc import Iterator
-from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from detector.errors import InputError
 
@@ -48,9 +47,10 @@ def expand_inputs(specs: list[str]) -> list[str]:
     return paths
 
 
-def _open(path: str) -> tuple[BinaryIO, int | None]:
+def _open(path: str) -> tuple[BinaryIO | io.BufferedIOBase, BinaryIO | None, int | None]:
+    """(the stream to read, the raw file under it, its size)."""
     if path == "-":
-        return sys.stdin.buffer, None
+        return sys.stdin.buffer, None, None
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed by ChunkReader.close
     except OSError as exc:
@@ -59,8 +59,8 @@ def _open(path: str) -> tuple[BinaryIO, int | None]:
     magic = raw.read(2)
     raw.seek(0)
     if magic == b"\x1f\x8b" or path.endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw, mode="rb"), size   # type: ignore[return-value]
-    return raw, size
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw, size
+    return raw, raw, size
 
 
 class ChunkReader:
@@ -71,8 +71,7 @@ class ChunkReader:
         self.path = path
         self.chunk_size = chunk_size
         self.max_line_bytes = max_line_bytes
-        self.file, self.size = _open(path)
-        self._raw = self.file.fileobj if isinstance(self.file, gzip.GzipFile) else self.file
+        self.file, self._raw, self.size = _open(path)
         self.carry = b""
         self.skipping = False          # inside the cut-off rest of an oversized line
         self.oversized = 0
@@ -133,7 +132,7 @@ class ChunkReader:
                 self._raw.close()
 
 
-def is_tty(stream: io.TextIOBase | None = None) -> bool:
+def is_tty(stream: TextIO | None = None) -> bool:
     target = stream if stream is not None else sys.stderr
     try:
         return bool(target.isatty())

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import heapq
 import shutil
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 import orjson
 
-__all__ = ["IncidentTable", "JsonlWriter", "Progress"]
+__all__ = ["IncidentTable", "JsonlWriter", "OrderedSink", "Progress"]
 
 _SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 _COLOURS = {"critical": "\x1b[1;31m", "error": "\x1b[31m", "warning": "\x1b[33m",
@@ -37,6 +38,29 @@ class JsonlWriter:
         (self.buffer or self.out).flush()
 
 
+class OrderedSink:
+    """Releases incident events in event-time order, up to the watermark.
+
+    Replay reads several inputs a chunk at a time, so one input's events can be
+    produced before another's earlier ones. Held here until the watermark passes
+    them, they come out in the order the daemon would have sent them.
+    """
+
+    def __init__(self, target: Callable[[dict[str, Any]], None]) -> None:
+        self.target = target
+        self._held: list[tuple[float, int, dict[str, Any]]] = []
+        self._sequence = 0
+
+    def __call__(self, event: dict[str, Any], when: float) -> None:
+        self._sequence += 1
+        heapq.heappush(self._held, (when, self._sequence, event))
+
+    def release(self, watermark: float | None) -> None:
+        held = self._held
+        while held and (watermark is None or held[0][0] <= watermark):
+            self.target(heapq.heappop(held)[2])
+
+
 class IncidentTable:
     """Collects incident events; renders one row per incident at the end."""
 
@@ -45,6 +69,12 @@ class IncidentTable:
 
     def __call__(self, event: dict[str, Any]) -> None:
         self.latest[event["id"]] = event
+
+    def refresh(self, current: Iterable[dict[str, Any]]) -> None:
+        """Replace rows of still-open incidents by their current state (notifications
+        are throttled, so the last one sent may show an older count)."""
+        for event in current:
+            self.latest[event["id"]] = event
 
     def render(self, out: TextIO, *, colour: bool, width: int | None = None) -> None:
         rows = sorted(self.latest.values(),
@@ -112,10 +142,10 @@ class Progress:
         if self.total:
             fraction = min(1.0, done / self.total)
             filled = int(fraction * 30)
-            bar = "█" * filled + "░" * (30 - filled)
-            text = f"\r{bar} {fraction:6.1%}  {rate:6.1f} MB/s  {lines:,} lines  {incidents} incidents"
+            where = "█" * filled + "░" * (30 - filled) + f" {fraction:6.1%}"
         else:
-            text = f"\r{done / 1e6:8.1f} MB  {rate:6.1f} MB/s  {lines:,} lines  {incidents} incidents"
+            where = f"{done / 1e6:8.1f} MB"
+        text = f"\r{where}  {rate:6.1f} MB/s  {lines:,} lines  {incidents} incidents"
         self.out.write(text)
         self.out.flush()
 

@@ -79,16 +79,18 @@ class Pipeline:
         stats.lines += buf.count(b"\n", 0, consumed)
         stats.bytes += consumed
         for event in events:
-            self.handle(event, arrival)
+            self.handle(event, arrival, stream)
         stats.malformed += stream.malformed - malformed_before
         if consumed and arrival is None:
             when = last_time_in(buf[:consumed] if consumed < len(buf) else buf, stream)
             if when is not None:
-                stream.last_time = self.clock.admit(when, True)
+                stream.last_time = self.clock.admit(when, True, None, stream.timeline)
         return consumed
 
-    def handle(self, event: Event, arrival: float | None = None) -> None:
-        when = self.clock.admit(event.time, event.timed, arrival)
+    def handle(self, event: Event, arrival: float | None = None,
+               stream: Stream | None = None) -> None:
+        when = self.clock.admit(event.time, event.timed, arrival,
+                                stream.timeline if stream is not None else None)
         event.time = when
         stats = self.stats
         stats.events += 1

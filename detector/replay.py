@@ -17,8 +17,9 @@ from typing import Any, TextIO
 from detector.build import build_pipeline, load_patterns, make_engine
 from detector.config import Config
 from detector.decode.events import Origin, Stream
+from detector.decode.timestamps import parse_iso
 from detector.inputs import ChunkReader, expand_inputs, is_tty
-from detector.output import IncidentTable, JsonlWriter, Progress, summary_line
+from detector.output import IncidentTable, JsonlWriter, OrderedSink, Progress, summary_line
 from detector.pipeline import Pipeline
 
 __all__ = ["ReplayOptions", "replay"]
@@ -59,9 +60,15 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
     table = IncidentTable()
     sinks: list[Any] = [table] + ([jsonl] if jsonl else [])
 
-    def sink(event: dict[str, Any]) -> None:
+    def deliver(event: dict[str, Any]) -> None:
         for target in sinks:
             target(event)
+
+    ordered = OrderedSink(deliver)
+    resolve_after = config.detect.resolve_after
+
+    def sink(event: dict[str, Any]) -> None:
+        ordered(event, _event_time(event, resolve_after))
 
     pipeline = build_pipeline(config, engine, sink, live=False)
     extensions = _extensions(config, options, pipeline, sinks)
@@ -74,11 +81,12 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
     progress = Progress(total, enabled=is_tty(err) and (total is None or total > 8 << 20),
                         out=err)
     try:
-        _run(pipeline, inputs, progress, table)
+        _run(pipeline, inputs, progress, table, ordered)
     finally:
         for item in inputs:
             item.reader.close()
         progress.finish()
+    ordered.release(None)
     for extension in extensions:
         extension.finish()
     if jsonl is not None:
@@ -95,6 +103,7 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
         extras.append(f"{engine.timeouts} regex timeouts")
     if pipeline.clock.jumps_doubted:
         extras.append(f"{pipeline.clock.jumps_doubted} doubtful timestamps")
+    table.refresh(i.event("open") for i in pipeline.tracker.open.values())
     if options.output == "text":
         colour = is_tty(out)
         table.render(out, colour=colour)
@@ -112,8 +121,16 @@ def _extensions(config: Config, options: ReplayOptions, pipeline: Pipeline,
     return []
 
 
+def _event_time(event: dict[str, Any], resolve_after: float) -> float:
+    """When an incident event happened in event time (resolves: at the end of the quiet)."""
+    if event["event"] == "open":
+        return parse_iso(event["first_seen"]) or 0.0
+    when = parse_iso(event["last_seen"]) or 0.0
+    return when + resolve_after if event["event"] == "resolve" else when
+
+
 def _run(pipeline: Pipeline, inputs: list[_Input], progress: Progress,
-         table: IncidentTable) -> None:
+         table: IncidentTable, ordered: OrderedSink) -> None:
     lateness = pipeline.clock.lateness
     queue: list[tuple[float, int]] = [(-math.inf, index) for index in range(len(inputs))]
     heapq.heapify(queue)
@@ -141,7 +158,9 @@ def _run(pipeline: Pipeline, inputs: list[_Input], progress: Progress,
             heapq.heappush(queue, (last if last is not None else -math.inf, index))
         times = [inputs[i].stream.last_time for i in active]
         if active and all(t is not None for t in times):
-            pipeline.advance(min(t for t in times if t is not None) - lateness)
+            watermark = min(t for t in times if t is not None) - lateness
+            pipeline.advance(watermark)
+            ordered.release(watermark)
         elif not active:
             pipeline.advance()
         done_bytes = sum(i.reader.position for i in inputs)

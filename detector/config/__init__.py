@@ -125,7 +125,7 @@ def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -
     base = path.parent
 
     state = top.table("state")
-    state_dir = state.str("dir", "")
+    state_dir = state.text("dir", "")
     state_config = StateConfig(dir=Path(state_dir).expanduser() if state_dir
                                else default_state_dir(env))
     state.done()
@@ -134,7 +134,7 @@ def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -
     patterns_config = PatternsConfig(
         paths=tuple(_relative(base, p) for p in patterns.str_list("paths")),
         disable=tuple(patterns.str_list("disable")),
-        shipped=patterns.bool("shipped", True),
+        shipped=patterns.flag("shipped", True),
         regex_timeout=patterns.duration("regex_timeout", 0.1, minimum=0.001),
     )
     patterns.done()
@@ -142,7 +142,7 @@ def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -
     detect_config = _read_detect(top.table("detect"))
 
     http = top.table("http")
-    listen = http.str("listen", "127.0.0.1:9464")
+    listen = http.text("listen", "127.0.0.1:9464")
     if listen:
         host, _, port = listen.rpartition(":")
         if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -174,19 +174,19 @@ def _read_detect(table: Table) -> DetectConfig:
         update_interval=table.duration("update_interval", d.update_interval, minimum=0.0),
         lateness=table.duration("lateness", d.lateness),
         max_clock_jump=table.duration("max_clock_jump", d.max_clock_jump, minimum=60.0),
-        rates=table.bool("rates", d.rates),
+        rates=table.flag("rates", d.rates),
         bucket=table.duration("bucket", d.bucket, minimum=1.0),
         rate_window=table.duration("rate_window", d.rate_window, minimum=1.0),
         rate_half_life=table.duration("rate_half_life", d.rate_half_life, minimum=60.0),
         rate_grace=table.duration("rate_grace", d.rate_grace),
-        rate_min_count=table.int("rate_min_count", d.rate_min_count, minimum=1),
-        rate_min_ratio=table.float("rate_min_ratio", d.rate_min_ratio, minimum=1.0),
-        rate_sensitivity=table.float("rate_sensitivity", d.rate_sensitivity, minimum=1e-300),
+        rate_min_count=table.integer("rate_min_count", d.rate_min_count, minimum=1),
+        rate_min_ratio=table.number("rate_min_ratio", d.rate_min_ratio, minimum=1.0),
+        rate_sensitivity=table.number("rate_sensitivity", d.rate_sensitivity, minimum=1e-300),
         rate_adapt_after=table.duration("rate_adapt_after", d.rate_adapt_after, minimum=60.0),
-        rate_max_keys=table.int("rate_max_keys", d.rate_max_keys, minimum=1),
-        novelty=table.bool("novelty", d.novelty),
+        rate_max_keys=table.integer("rate_max_keys", d.rate_max_keys, minimum=1),
+        novelty=table.flag("novelty", d.novelty),
         novelty_warmup=table.duration("novelty_warmup", d.novelty_warmup),
-        novelty_max_templates=table.int("novelty_max_templates", d.novelty_max_templates,
+        novelty_max_templates=table.integer("novelty_max_templates", d.novelty_max_templates,
                                         minimum=1),
         novelty_expiry=table.duration("novelty_expiry", d.novelty_expiry, minimum=60.0),
     )

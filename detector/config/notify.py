@@ -40,16 +40,16 @@ def read_notify(table: Table, index: int) -> NotifyConfig:
         raise table.error(None, f"[[notify]] #{index + 1} needs a type: "
                                 f"one of {', '.join(NOTIFY_TYPES)}")
     kind = table.choice("type", "", NOTIFY_TYPES)
-    name = table.str("name", f"{kind}-{index + 1}")
+    name = table.text("name", f"{kind}-{index + 1}")
     if kind == "pagerduty":
-        url = table.str("url", PAGERDUTY_URL)
+        url = table.text("url", PAGERDUTY_URL)
         routing_key: str | None = table.required_str("routing_key")
     else:
         url = table.required_str("url")
         routing_key = None
     if not url.startswith(("http://", "https://")):
         raise table.error("url", f"{table.name('url')} must be an http:// or https:// URL")
-    secret = table.str("secret", None) if kind == "webhook" else None
+    secret = table.text("secret", None) if kind == "webhook" else None
     config = NotifyConfig(
         type=kind, name=name, url=url,
         min_severity=table.choice("min_severity", "warning", SEVERITIES),
@@ -61,7 +61,7 @@ def read_notify(table: Table, index: int) -> NotifyConfig:
         exclude_services=tuple(table.str_list("exclude_services")),
         timeout=table.duration("timeout", 10.0, minimum=0.1),
         max_age=table.duration("max_age", 86400.0, minimum=1.0),
-        rate_limit=table.float("rate_limit", 0.0, minimum=0.0),
+        rate_limit=table.number("rate_limit", 0.0, minimum=0.0),
         secret=secret or None, routing_key=routing_key,
         headers=table.str_map("headers") if kind == "webhook" else {},
         repeat_interval=(table.duration("repeat_interval", 300.0, minimum=1.0)

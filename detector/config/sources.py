@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from detector._tomlread import Table
 
@@ -79,15 +80,24 @@ class KafkaSourceConfig(SourceConfig):
     client_id: str = "detector"
 
 
+class _Common(TypedDict):
+    type: str
+    name: str
+    service: str | None
+    format: str
+    max_silence: float | None
+    line: int | None
+
+
 def read_source(table: Table, index: int) -> SourceConfig:
-    kind = table.choice("type", "", SOURCE_TYPES) if table.has("type") else None
-    if kind is None:
+    if not table.has("type"):
         raise table.error(None, f"[[source]] #{index + 1} needs a type: "
                                 f"one of {', '.join(SOURCE_TYPES)}")
-    common = {
+    kind = table.choice("type", "", SOURCE_TYPES)
+    common: _Common = {
         "type": kind,
-        "name": table.str("name", f"{kind}-{index + 1}"),
-        "service": table.str("service", None),
+        "name": table.text("name", f"{kind}-{index + 1}"),
+        "service": table.text("service", None),
         "format": table.choice("format", "auto", FORMATS),
         "max_silence": table.duration("max_silence", 0.0) or None,
         "line": table.line(),
@@ -105,26 +115,26 @@ def read_source(table: Table, index: int) -> SourceConfig:
         config = StdinSourceConfig(**common, max_line_bytes=table.size("max_line_bytes", 1 << 20))
     elif kind == "docker":
         config = DockerSourceConfig(
-            **common, socket=table.str("socket", "/var/run/docker.sock"),
+            **common, socket=table.text("socket", "/var/run/docker.sock"),
             containers=tuple(table.str_list("containers")),
             labels=tuple(table.str_list("labels")),
-            service_label=table.str("service_label", "com.docker.compose.service"),
-            json_files=table.str("json_files", ""),
+            service_label=table.text("service_label", "com.docker.compose.service"),
+            json_files=table.text("json_files", ""),
             start_at=table.choice("start_at", "end", start))
     elif kind == "cloudwatch":
         config = CloudWatchSourceConfig(
             **common, log_group=table.required_str("log_group"),
-            region=table.str("region", ""), endpoint_url=table.str("endpoint_url", None),
-            filter_pattern=table.str("filter_pattern", ""),
-            stream_prefix=table.str("stream_prefix", ""),
+            region=table.text("region", ""), endpoint_url=table.text("endpoint_url", None),
+            filter_pattern=table.text("filter_pattern", ""),
+            stream_prefix=table.text("stream_prefix", ""),
             poll_interval=table.duration("poll_interval", 5.0, minimum=0.05),
             start_at=table.choice("start_at", "end", start))
     elif kind == "loki":
         config = LokiSourceConfig(
             **common, url=table.required_str("url").rstrip("/"),
-            query=table.required_str("query"), tenant=table.str("tenant", None),
+            query=table.required_str("query"), tenant=table.text("tenant", None),
             poll_interval=table.duration("poll_interval", 2.0, minimum=0.05),
-            tail=table.bool("tail", False), limit=table.int("limit", 1000, minimum=1),
+            tail=table.flag("tail", False), limit=table.integer("limit", 1000, minimum=1),
             service_labels=tuple(table.str_list(
                 "service_labels", ["service_name", "service", "app", "container", "job"])),
             headers=table.str_map("headers"),
@@ -138,8 +148,8 @@ def read_source(table: Table, index: int) -> SourceConfig:
             raise table.error("topics", "a kafka source needs topics = [\"name\", ...]")
         config = KafkaSourceConfig(
             **common, brokers=tuple(brokers), topics=tuple(topics),
-            group_id=table.str("group_id", "detector"),
+            group_id=table.text("group_id", "detector"),
             start_at=table.choice("start_at", "end", start),
-            client_id=table.str("client_id", "detector"))
+            client_id=table.text("client_id", "detector"))
     table.done()
     return config

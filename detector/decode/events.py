@@ -16,6 +16,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from detector.clock import Timeline
 from detector.decode.fields import Record, decode_line
 from detector.decode.multiline import Continuation, is_intro, starts_traceback
 from detector.model import ERROR, NOLEVEL, Event
@@ -65,6 +66,7 @@ class Stream:
 
     origin: Origin
     last_time: float | None = None
+    timeline: Timeline = field(default_factory=Timeline)
     year_hint: int | None = None
     malformed: int = 0
     record_starts: Sequence[int] | None = field(default=None)  # per-record sources only

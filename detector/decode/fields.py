@@ -81,10 +81,11 @@ def _from_json(data: dict[str, Any], year_hint: int | None, *, nested: bool) -> 
     message = _first(data, _MESSAGE_KEYS)
     partial = False
     if isinstance(message, str):
-        if "log" in data and message is data.get("log") and "stream" in data:
+        text = message
+        if "stream" in data and "log" in data and _first(data, _MESSAGE_KEYS[:2]) is None:
             # Docker json-file: a record without its final newline continues in the next.
-            partial = not message.endswith("\n")
-        text = message.rstrip("\r\n")
+            partial = not text.endswith("\n")
+        text = text.rstrip("\r\n")
     elif message is None:
         text = orjson.dumps(data).decode()
     else:

@@ -13,7 +13,7 @@ import calendar
 import re
 import time
 
-__all__ = ["leading_timestamp", "parse_time_value", "parse_iso"]
+__all__ = ["leading_timestamp", "parse_iso", "parse_time_value"]
 
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),

@@ -92,7 +92,7 @@ class HyperscanPrefilter:
         if cached is not None and cached.is_file():
             try:
                 return hs.loadb(cached.read_bytes(), hs.HS_MODE_BLOCK)
-            except Exception:  # noqa: BLE001 - a stale or foreign cache is rebuilt
+            except Exception:
                 cached.unlink(missing_ok=True)
         database = hs.Database(mode=hs.HS_MODE_BLOCK)
         flags = hs.HS_FLAG_MULTILINE | hs.HS_FLAG_PREFILTER | hs.HS_FLAG_ALLOWEMPTY
@@ -155,45 +155,70 @@ class Engine:
         return self.prefilter.scan(buf)
 
     def confirm(self, event: Event) -> Match | None:
-        """The highest-priority pattern that really matches ``event``, with its fields."""
+        """The pattern that explains ``event``, with its fields.
+
+        Highest priority wins; among equal priorities, the match on the latest line
+        of the event, because in a traceback (chained ones too) the exception that
+        propagated is the last one shown; on one line, the first pattern in order.
+        """
         ids = [i for i in event.candidates if i < self._count]
         if not ids:
             return None
         ids.sort()
         text = event.text
-        traceback: dict[str, str] | None = None
+        best: tuple[int, Pattern, dict[str, str], str] | None = None
         for ident in ids:
             pattern = self.patterns[ident]
+            if best is not None and pattern.priority < best[1].priority:
+                break
             if event.level < pattern.min_level:
                 continue
             found = self._search(pattern, text)
             if found is None:
                 continue
-            fields, line = found
-            if pattern.context is not None and event.lines > 1:
-                self._add_context(pattern, text, fields)
-            if event.lines > 1 and any(f in TRACEBACK_FIELDS for f in pattern.fingerprint):
-                if traceback is None:
-                    traceback = analyse_traceback(text)
-                for key, value in traceback.items():
-                    fields.setdefault(key, value)
-            return Match(pattern=pattern, fields=fields, line=line)
-        return None
+            line_start = text.rfind("\n", 0, found[0]) + 1
+            if best is None or line_start > best[0]:
+                best = (line_start, pattern, found[1], found[2])
+        if best is None:
+            return None
+        _, pattern, fields, line = best
+        if pattern.context is not None and event.lines > 1:
+            self._add_context(pattern, text, fields)
+        if event.lines > 1 and any(f in TRACEBACK_FIELDS for f in pattern.fingerprint):
+            for key, value in analyse_traceback(text).items():
+                fields.setdefault(key, value)
+        return Match(pattern=pattern, fields=fields, line=line)
 
-    def _search(self, pattern: Pattern, text: str) -> tuple[dict[str, str], str] | None:
+    def _search(self, pattern: Pattern, text: str) -> tuple[int, dict[str, str], str] | None:
         try:
             match = pattern.regex.search(text, timeout=self.regex_timeout)
             if match is not None and "\n" in match.group(0):
                 # Patterns match within one line; retry line by line.
                 match = None
+                offset = 0
                 for line in text.split("\n"):
-                    match = pattern.regex.search(line, timeout=self.regex_timeout)
-                    if match is not None:
+                    found = pattern.regex.search(line, timeout=self.regex_timeout)
+                    if found is not None:
+                        match = found
                         break
+                    offset += len(line) + 1
+                if match is None:
+                    return None
+                start = offset + match.start()
+            elif match is not None:
+                # The last occurrence is what counts when several lines match.
+                last = match
+                if event_may_repeat(text, match):
+                    for later in pattern.regex.finditer(text, pos=match.end(),
+                                                        timeout=self.regex_timeout):
+                        if "\n" not in later.group(0):
+                            last = later
+                match = last
+                start = match.start()
+            else:
+                return None
         except TimeoutError:
             self.timeouts += 1
-            return None
-        if match is None:
             return None
         fields = {k: v for k, v in match.groupdict().items() if v is not None}
         string_ = match.string
@@ -201,7 +226,7 @@ class Engine:
         # The line from where the signature starts: timestamps and levels before it
         # are already in the incident's fields.
         line = string_[match.start():line_end if line_end >= 0 else len(string_)]
-        return fields, line
+        return start, fields, line
 
     def _add_context(self, pattern: Pattern, text: str, fields: dict[str, str]) -> None:
         assert pattern.context is not None
@@ -228,6 +253,11 @@ class Engine:
             if match is not None:
                 return match
         return None
+
+
+def event_may_repeat(text: str, match: regex.Match[str]) -> bool:
+    """Is there another line after the matched one (multi-line events only)?"""
+    return text.find("\n", match.end()) >= 0
 
 
 def expressions_for(patterns: Sequence[Pattern]) -> list[bytes]:

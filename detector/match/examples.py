@@ -20,8 +20,9 @@ def check_examples(engine: Engine) -> list[ConfigError]:
         for number, example in enumerate(pattern.examples_match, start=1):
             found = engine.classify_text(example)
             if found is None or found.pattern is not pattern:
-                what = "matches nothing" if found is None else f"is classified as {found.pattern.id}"
-                problems.append(ConfigError(pattern.pack, pattern.line,
+                what = ("matches nothing" if found is None
+                        else f"is classified as {found.pattern.id}")
+                problems.append(ConfigError(pattern.pack, pattern.examples_lines[0],
                                             f"pattern {pattern.id}: match example {number} "
                                             f"{_quote(example)} {what}"))
         if pattern.examples_fields and pattern.examples_match:
@@ -30,13 +31,13 @@ def check_examples(engine: Engine) -> list[ConfigError]:
             for name, expected in pattern.examples_fields.items():
                 if got.get(name) != expected:
                     problems.append(ConfigError(
-                        pattern.pack, pattern.line,
+                        pattern.pack, pattern.examples_lines[0],
                         f"pattern {pattern.id}: match example 1 captures {name}="
                         f"{got.get(name)!r}, expected {expected!r}"))
         for number, example in enumerate(pattern.examples_no_match, start=1):
             found = engine.classify_text(example)
             if found is not None and found.pattern.cls == pattern.cls:
-                problems.append(ConfigError(pattern.pack, pattern.line,
+                problems.append(ConfigError(pattern.pack, pattern.examples_lines[1],
                                             f"pattern {pattern.id}: no_match example {number} "
                                             f"{_quote(example)} is classified as "
                                             f"{found.pattern.id} ({found.pattern.cls})"))

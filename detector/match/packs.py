@@ -33,6 +33,7 @@ BUILTIN_CLASSES = (
 )
 # Fields every traceback event carries, usable in `fingerprint` and `summary`.
 TRACEBACK_FIELDS = ("exception", "frame")
+RegexPattern = regex.Pattern[str]
 _ID = re.compile(r"^[a-z0-9_]+(?:\.[a-z0-9_]+)+$")
 _CLASS = re.compile(r"^[a-z][a-z0-9_]*$")
 _LEVELS = {"none": NOLEVEL, "info": INFO, "warning": WARNING, "error": ERROR,
@@ -57,8 +58,8 @@ class Pattern:
     title: str
     source: str                     # the regex as written
     prefilter: str                  # its byte-level superset for the prefilter engines
-    regex: regex.Pattern[str]
-    context: regex.Pattern[str] | None  # extra fields from any line of the same event
+    regex: RegexPattern
+    context: RegexPattern | None    # extra fields from any line of the same event
     fingerprint: tuple[str, ...]    # fields that identify one incident
     summary: str | None             # format string over fields; default: title + matched line
     priority: int                   # higher wins when several patterns match one event
@@ -66,6 +67,7 @@ class Pattern:
     examples_match: tuple[str, ...]
     examples_no_match: tuple[str, ...]
     examples_fields: dict[str, str]  # what the first match example must capture
+    examples_lines: tuple[int | None, int | None]   # where match / no_match are written
     runbook: Runbook
     pack: Path
     line: int | None
@@ -130,8 +132,8 @@ def _load_pack(file: Path, *, strict_examples: bool) -> list[Pattern]:
     data, lines = load_toml(file)
     top = Table(data, (), file, lines, env={}, expand=False)
     meta = top.table("pack")
-    meta.str("name", file.stem)
-    meta.str("description", "")
+    meta.text("name", file.stem)
+    meta.text("description", "")
     meta.done()
     patterns = [_read_pattern(t, file, strict_examples) for t in top.tables("pattern")]
     top.done()
@@ -159,7 +161,7 @@ def _read_pattern(t: Table, file: Path, strict_examples: bool) -> Pattern:
     except regex.error as exc:
         raise t.error("regex", f"pattern {pattern_id}: regex does not compile: {exc}") from None
     context = None
-    context_source = t.str("context", None)
+    context_source: str | None = t.text("context", None)
     if context_source is not None:
         try:
             check_portable(context_source)
@@ -179,13 +181,13 @@ def _read_pattern(t: Table, file: Path, strict_examples: bool) -> Pattern:
         if name not in available:
             raise t.error("fingerprint", f"pattern {pattern_id}: fingerprint field {name!r} "
                                          "is not a named group of the regex")
-    summary = t.str("summary", None)
+    summary: str | None = t.text("summary", None)
     if summary is not None:
-        for _text, name, _spec, _conv in string.Formatter().parse(summary):
-            if name is not None and name not in available:
-                raise t.error("summary", f"pattern {pattern_id}: summary uses {{{name}}}, "
+        for _text, field_name, _spec, _conv in string.Formatter().parse(summary):
+            if field_name is not None and field_name not in available:
+                raise t.error("summary", f"pattern {pattern_id}: summary uses {{{field_name}}}, "
                                          "which is not a named group of the regex")
-    priority = t.int("priority", 100)
+    priority = t.integer("priority", 100)
     min_level = _LEVELS[t.choice("min_level", "none", tuple(_LEVELS))]
     examples = t.table("examples")
     matches = tuple(examples.str_list("match"))
@@ -206,7 +208,7 @@ def _read_pattern(t: Table, file: Path, strict_examples: bool) -> Pattern:
     book = t.table("runbook")
     runbook = Runbook(title=book.required_str("title"),
                       steps=tuple(book.str_list("steps")),
-                      source=book.str("source", ""))
+                      source=book.text("source", ""))
     if not runbook.steps:
         raise book.error("steps", f"pattern {pattern_id}: runbook.steps must list what to do")
     book.done()
@@ -216,4 +218,6 @@ def _read_pattern(t: Table, file: Path, strict_examples: bool) -> Pattern:
                    regex=compiled, context=context, fingerprint=fingerprint, summary=summary,
                    priority=priority, min_level=min_level, examples_match=matches,
                    examples_no_match=no_matches, examples_fields=expected_fields,
+                   examples_lines=(t.lines.line((*t.where, "examples", "match")),
+                                   t.lines.line((*t.where, "examples", "no_match"))),
                    runbook=runbook, pack=file, line=t.line())

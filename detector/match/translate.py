@@ -26,10 +26,14 @@ is what pattern authors write anyway); :func:`check_portable` explains what is n
 
 from __future__ import annotations
 
+import importlib
 import re
-import re._constants as C  # noqa: N812
-import re._parser as P  # noqa: N812
+from collections.abc import Callable
 from typing import Any
+
+# Python's own regex parser (the tree `re` compiles from); private but stable across 3.11+.
+P: Any = importlib.import_module("re._parser")
+C: Any = importlib.import_module("re._constants")
 
 __all__ = ["TranslateError", "check_portable", "ere", "prefilter"]
 
@@ -43,7 +47,7 @@ _HEX = "[0-9a-fA-F]"
 _UNICODE_ESCAPE = rf"\\u{_HEX}{{4}}"
 _JSON_ESCAPE = r'\\[nrtbf"\\/]'
 # One decoded non-ASCII character, as raw bytes: UTF-8, a JSON \uXXXX escape.
-_NON_ASCII = rf"[\x80-\xff]+|{_UNICODE_ESCAPE}"
+_NON_ASCII = rf"[\x80-\xff][\x80-\xbf]{{0,3}}|{_UNICODE_ESCAPE}"
 _ERE_SPECIAL = set(".[]()*+?{}|^$\\")
 _PCRE_SPECIAL = set(".[]()*+?{}|^$\\#&~- \t\r\n\f\v/\"'")
 
@@ -111,7 +115,7 @@ def _byte(code: int) -> str:
 
 
 def _class_byte(code: int) -> str:
-    return f"\\x{code:02x}" if not chr(code).isalnum() else chr(code)
+    return chr(code) if code < 128 and chr(code).isalnum() else f"\\x{code:02x}"
 
 
 def _hex_ci(text: str) -> str:
@@ -158,9 +162,14 @@ class _Prefilter:
         if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
             low, _high, sub = arg
             items = list(sub.data)
+            quantifier = {0: "*", 1: "+"}.get(low, f"{{{low},}}")
+            if len(items) == 1 and items[0][0] in (C.IN, C.NOT_LITERAL, C.ANY):
+                # A repeated class: one flat byte class that can also spell UTF-8 and
+                # JSON escapes. No alternation under the quantifier, so no backtracking
+                # blow-up in the regex fallback.
+                return self.repeated_class(items[0], ignore) + quantifier
             ends_ok = bool(items) and _first_ascii(items[0]) and _last_ascii(items[-1])
             body = self.seq(items, ignore, left_ok and ends_ok, right_ok and ends_ok)
-            quantifier = {0: "*", 1: "+"}.get(low, f"{{{low},}}")
             return f"(?:{body}){quantifier}" if body else ""
         if op in (C.ASSERT, C.ASSERT_NOT):
             return ""
@@ -206,8 +215,27 @@ class _Prefilter:
             return [utf8, rf"\\u[dD][89abAB]{_HEX}{{2}}{_UNICODE_ESCAPE}"]
         return [utf8, r"\\u" + _hex_ci(f"{code:04x}")]
 
-    def klass(self, members: list[tuple[Any, Any]], *, negate: bool, ignore: bool) -> str:
-        allowed: set[int] = set()     # ASCII bytes the class admits (before negation)
+    def repeated_class(self, item: tuple[Any, Any], ignore: bool) -> str:
+        op, arg = item
+        if op is C.NOT_LITERAL:
+            members, negate = [(C.LITERAL, arg)], True
+        elif op is C.ANY:
+            members, negate = [], True
+        else:
+            negate = bool(arg) and arg[0][0] is C.NEGATE
+            members = list(arg[1:] if negate else arg)
+        allowed, non_ascii = self._class_set(members, negate=negate, ignore=ignore)
+        if non_ascii:
+            # UTF-8 bytes, and \uXXXX escapes spelled out byte by byte.
+            allowed |= set(range(128, 256)) | {ord(c) for c in "\\u0123456789abcdefABCDEF"}
+        if allowed & {34, 92, 47, 9, 13, 12, 8, 10}:
+            allowed |= {92} | {ord(c) for c in 'nrtbf"/'}
+        allowed.discard(10)
+        return _byte_class(allowed) or "(?!)"
+
+    def _class_set(self, members: list[tuple[Any, Any]], *, negate: bool,
+                   ignore: bool) -> tuple[set[int], bool]:
+        allowed: set[int] = set()
         non_ascii = False
         for op, arg in members:
             if op is C.LITERAL:
@@ -231,6 +259,10 @@ class _Prefilter:
         if negate:
             allowed = set(range(128)) - allowed
             non_ascii = True
+        return allowed, non_ascii
+
+    def klass(self, members: list[tuple[Any, Any]], *, negate: bool, ignore: bool) -> str:
+        allowed, non_ascii = self._class_set(members, negate=negate, ignore=ignore)
         allowed.discard(10)  # a hit never crosses a raw newline
         extras = []
         if non_ascii:
@@ -259,7 +291,7 @@ def _all_codes(members: list[tuple[Any, Any]]) -> set[int]:
 
 def _category_ascii(category: Any) -> set[int]:
     ascii_chars = [chr(c) for c in range(128)]
-    tests = {
+    tests: dict[Any, Callable[[str], bool]] = {
         C.CATEGORY_DIGIT: str.isdigit,
         C.CATEGORY_NOT_DIGIT: lambda c: not c.isdigit(),
         C.CATEGORY_SPACE: lambda c: c in " \t\n\r\f\v\x1c\x1d\x1e\x1f",
