@@ -164,7 +164,7 @@ def test_engine_regex_gives_the_same_result(tmp_path: Path) -> None:
 
 def test_format_plain_reads_json_as_text(tmp_path: Path) -> None:
     log = tmp_path / "api.log"
-    log.write_text('{"service": "billing", "level": "error", "message": "MemoryError"}\n')
+    log.write_text('{"service": "billing", "level": "error", "message": "Error connecting to PostgreSQL at db:5432"}\n')
     as_json = events(run_cli("replay", str(log), "--output", "jsonl").out)
     as_text = events(run_cli("replay", str(log), "--output", "jsonl", "--format", "plain").out)
     assert as_json[0]["service"] == "billing"
