@@ -116,3 +116,17 @@ def test_ere_runs_the_same_signatures_in_grep(shipped_patterns, tmp_path) -> Non
         assert proc.returncode in (0, 1), (pattern.id, proc.stderr)
         matched = sum(1 for line in lines if pattern.regex.search(line))
         assert int(proc.stdout) >= matched, (pattern.id, ere(pattern.source))
+
+
+def test_required_factors_are_really_required(shipped_patterns, example_lines) -> None:  # type: ignore[no-untyped-def]
+    """The regex fallback skips lines without a factor: that must never skip a match."""
+    from detector.match.translate import required_factors
+
+    for pattern in shipped_patterns:
+        pre = compiled_prefilter(pattern.source)
+        factors = required_factors(prefilter(pattern.source) + r"[^\n]*$")
+        assert factors, pattern.id
+        for line in example_lines:
+            for raw in raw_forms(line):
+                if pre.search(raw):
+                    assert any(f in raw.lower() for f in factors), (pattern.id, raw, factors)

@@ -28,6 +28,7 @@ import regex
 from detector.decode.levels import LEVEL_PREFILTERS
 from detector.decode.multiline import analyse_traceback
 from detector.match.packs import TRACEBACK_FIELDS, Pattern
+from detector.match.translate import required_factors
 from detector.model import Event
 
 __all__ = ["ENGINES", "Engine", "Match", "build_engine"]
@@ -120,17 +121,44 @@ class HyperscanPrefilter:
 
 
 class RegexPrefilter:
-    """The same expressions, one ``regex`` scan each: slower, needs nothing compiled."""
+    """The same expressions in the ``regex`` module: no compiled automaton needed.
+
+    Each expression's required literal factors (``translate.required_factors``)
+    are looked for with ``bytes.find`` in the lower-cased buffer, and the
+    expression runs only on the lines that hold one, as hyperscan does inside.
+    Expressions without such a factor scan the whole buffer.
+    """
 
     name = "regex"
 
     def __init__(self, expressions: Sequence[bytes]) -> None:
         self.compiled = [regex.compile(e, regex.MULTILINE | regex.VERSION0) for e in expressions]
+        self.factors = [required_factors(e.decode("ascii")) for e in expressions]
 
     def scan(self, buf: bytes) -> Hits:
         pairs: list[tuple[int, int]] = []
+        lowered: bytes | None = None
         for ident, compiled in enumerate(self.compiled):
-            pairs.extend((m.end(), ident) for m in compiled.finditer(buf))
+            factors = self.factors[ident]
+            if factors is None:
+                pairs.extend((m.end(), ident) for m in compiled.finditer(buf))
+                continue
+            if lowered is None:
+                lowered = buf.lower()
+            checked: set[int] = set()
+            for factor in factors:
+                position = lowered.find(factor)
+                while position >= 0:
+                    start = buf.rfind(b"\n", 0, position) + 1
+                    end = buf.find(b"\n", position)
+                    if end < 0:
+                        end = len(buf)
+                    if start not in checked:
+                        checked.add(start)
+                        found = compiled.search(buf, start, end)
+                        if found is not None:
+                            pairs.append((found.end(), ident))
+                    position = lowered.find(factor, end)
         return _group(pairs)
 
 
