@@ -75,7 +75,7 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
 
     inputs = [_Input(reader=ChunkReader(p, chunk_size=options.chunk_size),
                      stream=Stream(origin=Origin.for_path(
-                         p, override=options.service, allow_json=options.format != "plain")))
+                         p, override=options.service, format=options.format)))
               for p in paths]
     total = sum(i.reader.size or 0 for i in inputs) or None
     progress = Progress(total, enabled=is_tty(err) and (total is None or total > 8 << 20),

@@ -169,3 +169,18 @@ def test_format_plain_reads_json_as_text(tmp_path: Path) -> None:
     as_text = events(run_cli("replay", str(log), "--output", "jsonl", "--format", "plain").out)
     assert as_json[0]["service"] == "billing"
     assert as_text[0]["service"] == "api"          # the file name: the line was not decoded
+
+
+def test_format_json_counts_lines_that_are_not_json(tmp_path: Path) -> None:
+    import io
+
+    from detector.config import load_config
+    from detector.replay import ReplayOptions, replay
+
+    log = tmp_path / "api.log"
+    log.write_text('{"level": "error", "message": "MemoryError"}\n'
+                   "2026-11-20 10:00:00 ERROR plain MemoryError\n")
+    out = io.StringIO()
+    replay(load_config(None), ReplayOptions(paths=[str(log)], format="json"), out=out,
+           err=io.StringIO())
+    assert "1 malformed" in out.getvalue()

@@ -42,11 +42,13 @@ class Origin:
     service: str | None = None      # from source metadata: file name, container, log group…
     override: str | None = None     # the config's `service`: wins over everything
     allow_json: bool = True         # format = plain turns JSON decoding off
+    expect_json: bool = False       # format = json/docker/cloudwatch: other lines are malformed
 
     @staticmethod
-    def for_path(path: str, *, override: str | None = None, allow_json: bool = True) -> Origin:
+    def for_path(path: str, *, override: str | None = None, format: str = "auto") -> Origin:
         return Origin(source=path, service=service_from_path(path), override=override,
-                      allow_json=allow_json)
+                      allow_json=format != "plain",
+                      expect_json=format in ("json", "docker", "cloudwatch"))
 
 
 def service_from_path(path: str) -> str:
@@ -77,10 +79,11 @@ def _line_bounds(buf: bytes, end: int) -> tuple[int, int]:
 
 
 def _decode(stream: Stream, raw: bytes) -> Record:
-    record = decode_line(raw, allow_json=stream.origin.allow_json, year_hint=stream.year_hint)
-    if record.malformed:
-        stream.malformed += 1
-    return record
+    return decode_line(raw, allow_json=stream.origin.allow_json, year_hint=stream.year_hint)
+
+
+def _is_malformed(stream: Stream, record: Record) -> bool:
+    return record.malformed or (stream.origin.expect_json and not record.is_json)
 
 
 def _quick_reject(raw: bytes, cont: Continuation) -> bool:
@@ -125,6 +128,7 @@ def assemble(buf: bytes, hits: Sequence[tuple[int, frozenset[int]]], stream: Str
         last_end = _line_end(buf, head_start)
         partial = head.partial
         level = head.level
+        malformed = int(_is_malformed(stream, head))
         deferred = False
         while True:
             next_start = last_end + 1
@@ -148,6 +152,7 @@ def assemble(buf: bytes, hits: Sequence[tuple[int, frozenset[int]]], stream: Str
                 level = max(level, record.level)
             else:
                 break
+            malformed += _is_malformed(stream, record)
             chars += len(record.text)
             last_end = next_end
             if len(texts) >= MAX_EVENT_LINES or chars >= MAX_EVENT_CHARS:
@@ -161,6 +166,7 @@ def assemble(buf: bytes, hits: Sequence[tuple[int, frozenset[int]]], stream: Str
             index += 1
         done = last_end + 1
 
+        stream.malformed += malformed    # counted once, when the lines become an event
         text = "\n".join(texts)
         when = head.time
         timed = when is not None
