@@ -14,6 +14,7 @@ from pathlib import Path
 from detector import __version__
 from detector.config import load_config
 from detector.errors import ConfigError, UserError
+from detector.logs import configure as configure_logging
 
 __all__ = ["main"]
 
@@ -26,13 +27,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"detector {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
+    with_config = argparse.ArgumentParser(add_help=False)
+    with_config.add_argument("-c", "--config", type=Path, help="config file (TOML)")
 
     replay = commands.add_parser(
-        "replay", help="run the pipeline over files (event time, as fast as possible)",
+        "replay", parents=[with_config],
+        help="run the pipeline over files (event time, as fast as possible)",
         description="Run the daemon's pipeline over log files: - is stdin, .gz is read "
                     "transparently, globs expand oldest first. Prints incident events.")
     replay.add_argument("paths", nargs="+", metavar="PATH")
-    replay.add_argument("-c", "--config", type=Path, help="config file (TOML)")
     replay.add_argument("--format", choices=("auto", "plain", "json", "docker", "cloudwatch"),
                         default="auto", help="input format (default: auto, per line)")
     replay.add_argument("--output", choices=("text", "jsonl"), default="text",
@@ -48,22 +51,36 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--no-runbooks", action="store_true",
                         help="text output: leave out the runbook steps")
 
-    run = commands.add_parser("run", help="the daemon: follow the configured sources")
-    run.add_argument("-c", "--config", type=Path, help="config file (TOML)")
+    run = commands.add_parser("run", parents=[with_config],
+                              help="the daemon: follow the configured sources")
     run.add_argument("--engine", choices=("auto", "hyperscan", "regex"), default="auto")
 
     validate = commands.add_parser(
-        "validate", help="check config and pattern packs, run every pattern's examples")
-    validate.add_argument("-c", "--config", type=Path, help="config file (TOML)")
+        "validate", parents=[with_config],
+        help="check config and pattern packs, run every pattern's examples")
     validate.add_argument("--engine", choices=("auto", "hyperscan", "regex"), default="auto")
 
+    outbox = commands.add_parser("outbox", help="notifications waiting or dead-lettered")
+    outbox_commands = outbox.add_subparsers(dest="outbox_command", metavar="ACTION")
+    outbox_commands.required = True
+    listing = outbox_commands.add_parser("list", parents=[with_config],
+                                         help="what waits in the outbox")
+    listing.add_argument("--dead", action="store_true", help="only dead letters")
+    for action, text in (("retry", "send dead letters again"),
+                         ("purge", "delete dead letters")):
+        sub = outbox_commands.add_parser(action, parents=[with_config], help=text)
+        sub.add_argument("ids", nargs="*", type=int, metavar="ID")
+        sub.add_argument("--all", action="store_true", dest="all_items",
+                         help="every dead letter")
+
     patterns = commands.add_parser("patterns", help="list patterns, or test a line")
-    patterns.add_argument("-c", "--config", type=Path, help="config file (TOML)")
     pattern_commands = patterns.add_subparsers(dest="patterns_command", metavar="ACTION")
     pattern_commands.required = True
-    listing = pattern_commands.add_parser("list", help="list the loaded patterns")
+    listing = pattern_commands.add_parser("list", parents=[with_config],
+                                          help="list the loaded patterns")
     listing.add_argument("--class", dest="cls", help="only this class")
-    tester = pattern_commands.add_parser("test", help="which pattern(s) a line matches")
+    tester = pattern_commands.add_parser("test", parents=[with_config],
+                                         help="which pattern(s) a line matches")
     tester.add_argument("line", help="a log line (use $'...' for multi-line events)")
     return parser
 
@@ -86,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     config = load_config(getattr(args, "config", None))
+    configure_logging(config.log.level, config.log.format)
     if args.command == "replay":
         from detector.replay import ReplayOptions, replay
 
@@ -103,6 +121,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.patterns_command == "list":
             return patterns_list(config, cls=args.cls)
         return patterns_test(config, args.line)
+    if args.command == "outbox":
+        from detector.outbox_cli import outbox_command
+
+        return outbox_command(config, args.outbox_command, getattr(args, "ids", []),
+                              all_items=getattr(args, "all_items", False),
+                              dead_only=getattr(args, "dead", False))
     if args.command == "run":
         from detector.app import run
 

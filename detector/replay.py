@@ -7,6 +7,7 @@ so incidents resolve and rate buckets close exactly when they would have live.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import math
 import sys
@@ -18,6 +19,7 @@ from detector.build import build_pipeline, load_patterns, make_engine
 from detector.config import Config
 from detector.decode.events import Origin, Stream
 from detector.decode.timestamps import parse_iso
+from detector.errors import UserError
 from detector.inputs import ChunkReader, expand_inputs, is_tty
 from detector.output import IncidentTable, JsonlWriter, OrderedSink, Progress, summary_line
 from detector.pipeline import Pipeline
@@ -71,7 +73,9 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
         ordered(event, _event_time(event, resolve_after))
 
     pipeline = build_pipeline(config, engine, sink, live=False)
-    extensions = _extensions(config, options, pipeline, sinks)
+    notifying = _Notifying(config, err) if options.notify else None
+    if notifying is not None:
+        sinks.append(notifying.enqueue)
 
     inputs = [_Input(reader=ChunkReader(p, chunk_size=options.chunk_size),
                      stream=Stream(origin=Origin.for_path(
@@ -87,10 +91,9 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
             item.reader.close()
         progress.finish()
     ordered.release(None)
-    for extension in extensions:
-        extension.finish()
     if jsonl is not None:
         jsonl.flush()
+    delivered = notifying.deliver(options.notify_timeout) if notifying is not None else True
 
     elapsed = time.monotonic() - started
     oversized = sum(i.reader.oversized for i in inputs)
@@ -112,13 +115,51 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
         out.write("\n" + summary_line(pipeline.stats, elapsed, engine.name, extras) + "\n")
     elif is_tty(err):
         err.write(summary_line(pipeline.stats, elapsed, engine.name, extras) + "\n")
-    return 0
+    return 0 if delivered else 1
 
 
-def _extensions(config: Config, options: ReplayOptions, pipeline: Pipeline,
-                sinks: list[Any]) -> list[Any]:
-    """Optional parts (report, notifications) that hook into the sink."""
-    return []
+class _Notifying:
+    """``replay --notify``: spool into the daemon's outbox, then deliver before exit."""
+
+    def __init__(self, config: Config, err: TextIO) -> None:
+        from detector.metrics import Registry
+        from detector.notify.dispatcher import Dispatcher, build_notifiers
+        from detector.notify.outbox import Outbox
+
+        if not config.notify:
+            raise UserError("--notify needs at least one [[notify]] table in the config (-c)")
+        self.err = err
+        self.registry = Registry()
+        self.outbox = Outbox(config.state.dir / "outbox.sqlite3")
+        self.dispatcher = Dispatcher(build_notifiers(config.notify), self.outbox, self.registry)
+
+    def enqueue(self, event: dict[str, Any]) -> None:
+        self.dispatcher.enqueue(event)
+
+    def deliver(self, timeout: float) -> bool:
+        async def run() -> bool:
+            async with self.dispatcher:
+                try:
+                    async with asyncio.timeout(timeout):
+                        await self.dispatcher.drain()
+                except TimeoutError:
+                    return False
+                return True
+
+        try:
+            done = asyncio.run(run())
+        finally:
+            pending = self.outbox.pending(self.dispatcher.notifiers)
+            dead = sum(n for (_, state), n in self.outbox.depth().items() if state == "dead")
+            self.outbox.close()
+        sent = sum(value for _, value in self.dispatcher.sent.samples())
+        self.err.write(f"notifications: {sent:.0f} delivered, {dead} dead letters, "
+                       f"{pending} pending\n")
+        if not done:
+            self.err.write(f"detector: {pending} notifications still pending after "
+                           f"{timeout:g}s; they stay in the outbox and are retried by the "
+                           "next `detector run` or `replay --notify`\n")
+        return done
 
 
 def _event_time(event: dict[str, Any], resolve_after: float) -> float:

@@ -1,0 +1,254 @@
+"""Delivering the outbox: one worker per destination, retries, rate limits.
+
+``enqueue`` routes an incident event to the notifiers that want it and writes
+one outbox item per destination (durably, before anything is sent). Each
+destination's worker sends its items in order: on success the item is deleted;
+on a retryable failure it waits (``Retry-After`` if given, else exponential
+backoff with full jitter) and tries the same item again, so order holds; on a
+final failure, or when an item is older than ``max_age``, it becomes a dead
+letter. A token bucket keeps each destination under its rate limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import httpx
+import structlog
+
+from detector.config import NotifyConfig
+from detector.errors import NotifyError
+from detector.metrics import Registry
+from detector.notify.alertmanager import AlertmanagerNotifier
+from detector.notify.base import Notifier, event_key
+from detector.notify.outbox import Item, Outbox
+from detector.notify.pagerduty import PagerDutyNotifier
+from detector.notify.slack import SlackNotifier
+from detector.notify.webhook import WebhookNotifier
+
+__all__ = ["Dispatcher", "build_notifiers"]
+
+log = structlog.get_logger("detector.notify")
+
+NOTIFIERS: dict[str, type[Notifier]] = {
+    "slack": SlackNotifier, "pagerduty": PagerDutyNotifier,
+    "alertmanager": AlertmanagerNotifier, "webhook": WebhookNotifier,
+}
+
+
+def build_notifiers(configs: Iterable[NotifyConfig]) -> list[Notifier]:
+    return [NOTIFIERS[c.type](c) for c in configs]
+
+
+class TokenBucket:
+    """``rate`` requests per second, bursts of one: spacing, not batching."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.clock = clock
+        self.next_free = 0.0
+
+    def delay(self) -> float:
+        """Seconds to wait before the next request; reserves the slot."""
+        if not self.interval:
+            return 0.0
+        now = self.clock()
+        start = max(now, self.next_free)
+        self.next_free = start + self.interval
+        return start - now
+
+
+def backoff(attempts: int, base: float, cap: float,
+            rng: Callable[[float, float], float] = random.uniform) -> float:
+    """Exponential backoff with full jitter: uniform(0, min(cap, base · 2^attempts))."""
+    return rng(0.0, min(cap, base * (2 ** min(attempts, 30))))
+
+
+class Dispatcher:
+    """Owns the outbox workers of every configured destination."""
+
+    def __init__(self, notifiers: Sequence[Notifier], outbox: Outbox, registry: Registry, *,
+                 backoff_base: float = 1.0, backoff_cap: float = 300.0,
+                 idle_poll: float = 1.0, clock: Callable[[], float] = time.time) -> None:
+        self.notifiers = {n.name: n for n in notifiers}
+        self.outbox = outbox
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.idle_poll = idle_poll
+        self.clock = clock
+        self._wake: dict[str, asyncio.Event] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._client: httpx.AsyncClient | None = None
+        self._stopping = False
+        self._progress = asyncio.Event()     # an item left the queue (sent or dead)
+        self.sent = registry.counter("detector_notifications_sent_total",
+                                     "Notifications accepted by their destination.")
+        self.retried = registry.counter("detector_notifications_retried_total",
+                                        "Failed attempts that will be retried.")
+        self.dead = registry.counter("detector_notifications_dead_total",
+                                     "Notifications turned into dead letters.")
+        self.dropped = registry.counter("detector_notifications_unrouted_total",
+                                        "Incident events no notifier wanted.")
+        registry.gauge("detector_outbox_depth", "Outbox items by destination and state.",
+                       self._depth_samples)
+        registry.gauge("detector_outbox_oldest_seconds",
+                       "Age of the oldest pending outbox item, by destination.",
+                       self._age_samples)
+
+    # -- metrics sources ------------------------------------------------------------
+    def _depth_samples(self) -> list[tuple[dict[str, str], float]]:
+        depth = self.outbox.depth()
+        samples = []
+        for name in self.notifiers:
+            for state in ("pending", "dead"):
+                samples.append(({"destination": name, "state": state},
+                                float(depth.get((name, state), 0))))
+        return samples
+
+    def _age_samples(self) -> list[tuple[dict[str, str], float]]:
+        now = self.clock()
+        oldest = self.outbox.oldest()
+        return [({"destination": n}, max(0.0, now - oldest[n]) if n in oldest else 0.0)
+                for n in self.notifiers]
+
+    # -- producing ------------------------------------------------------------------
+    def enqueue(self, event: dict[str, Any]) -> int:
+        """Spool ``event`` for every destination whose routing accepts it."""
+        key = event_key(event)
+        rows = [(name, key, event) for name, n in self.notifiers.items() if n.accepts(event)]
+        if not rows:
+            self.dropped.inc()
+            return 0
+        added = self.outbox.add_many(rows, now=self.clock())
+        for name, _, _ in rows:
+            wake = self._wake.get(name)
+            if wake is not None:
+                wake.set()
+        return added
+
+    def seed(self, open_events: Iterable[dict[str, Any]]) -> None:
+        """Tell stateful notifiers (alertmanager) which incidents are open after a restart."""
+        for event in open_events:
+            for notifier in self.notifiers.values():
+                if notifier.accepts(event):
+                    notifier.delivered(event)
+
+    # -- lifecycle ------------------------------------------------------------------
+    async def __aenter__(self) -> Dispatcher:
+        self._client = httpx.AsyncClient(follow_redirects=False)
+        for name, notifier in self.notifiers.items():
+            self._wake[name] = asyncio.Event()
+            self._tasks.append(asyncio.create_task(self._worker(notifier),
+                                                   name=f"notify:{name}"))
+            if notifier.refresh_interval > 0:
+                self._tasks.append(asyncio.create_task(self._refresher(notifier),
+                                                       name=f"notify-refresh:{name}"))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def drain(self) -> None:
+        """Wait until nothing is pending for our destinations (bound it with a timeout)."""
+        while self.outbox.pending(self.notifiers) > 0:
+            self._progress.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), self.idle_poll)
+
+    # -- delivery -------------------------------------------------------------------
+    async def _worker(self, notifier: Notifier) -> None:
+        bucket = TokenBucket(notifier.rate)
+        wake = self._wake[notifier.name]
+        while not self._stopping:
+            item = self.outbox.head(notifier.name)
+            now = self.clock()
+            if item is None:
+                wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self.idle_poll)
+                continue
+            if item.next_attempt > now:
+                await asyncio.sleep(min(item.next_attempt - now, self.idle_poll))
+                continue
+            if now - item.created > notifier.config.max_age:
+                self._dead(notifier, item, f"undelivered for longer than max_age "
+                                           f"({notifier.config.max_age:.0f}s)", item.last_error)
+                continue
+            delay = bucket.delay()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self._attempt(notifier, item)
+
+    async def _attempt(self, notifier: Notifier, item: Item) -> None:
+        assert self._client is not None
+        request = notifier.request(item.payload, key=item.key, now=self.clock())
+        try:
+            response = await self._client.request(
+                request.method, request.url, content=request.body, headers=request.headers,
+                timeout=notifier.config.timeout)
+            notifier.check(response)
+        except NotifyError as exc:
+            if exc.retryable:
+                self._retry(notifier, item, str(exc), exc.retry_after)
+            else:
+                self._dead(notifier, item, str(exc), exc.response)
+            return
+        except httpx.TimeoutException:
+            self._retry(notifier, item, f"timed out after {notifier.config.timeout:g}s", None)
+            return
+        except httpx.HTTPError as exc:
+            self._retry(notifier, item, f"{type(exc).__name__}: {exc}", None)
+            return
+        self.outbox.delivered(item.id)
+        self._progress.set()
+        notifier.delivered(item.payload)
+        self.sent.inc(destination=notifier.name)
+        log.debug("notify.sent", destination=notifier.name, key=item.key)
+
+    def _retry(self, notifier: Notifier, item: Item, error: str,
+               retry_after: float | None) -> None:
+        delay = retry_after if retry_after is not None else backoff(
+            item.attempts, self.backoff_base, self.backoff_cap)
+        self.outbox.retry_later(item.id, self.clock() + delay, error)
+        self.retried.inc(destination=notifier.name)
+        log.warning("notify.retry", destination=notifier.name, key=item.key,
+                    attempt=item.attempts + 1, delay=round(delay, 3), error=error)
+
+    def _dead(self, notifier: Notifier, item: Item, error: str, response: str | None) -> None:
+        self.outbox.dead(item.id, error, response)
+        self._progress.set()
+        self.dead.inc(destination=notifier.name)
+        log.error("notify.dead_letter", destination=notifier.name, key=item.key, error=error)
+
+    async def _refresher(self, notifier: Notifier) -> None:
+        """Re-post what a stateful destination must keep hearing (open alerts)."""
+        assert self._client is not None
+        while not self._stopping:
+            await asyncio.sleep(notifier.refresh_interval)
+            request = notifier.refresh(self.clock())
+            if request is None:
+                continue
+            try:
+                response = await self._client.request(
+                    request.method, request.url, content=request.body,
+                    headers=request.headers, timeout=notifier.config.timeout)
+                notifier.check(response)
+            except (NotifyError, httpx.HTTPError) as exc:
+                log.warning("notify.refresh_failed", destination=notifier.name, error=str(exc))

@@ -1,0 +1,75 @@
+"""``detector outbox list|retry|purge``: see what waits, and deal with dead letters."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from detector.config import Config
+from detector.errors import UserError
+from detector.notify.outbox import Outbox
+
+__all__ = ["outbox_command"]
+
+
+def outbox_command(config: Config, action: str, ids: list[int], *, all_items: bool,
+                   dead_only: bool, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    path = config.state.dir / "outbox.sqlite3"
+    if not path.exists():
+        if action == "list":
+            out.write(f"The outbox is empty ({path} does not exist yet).\n")
+            return 0
+        raise UserError(f"no outbox at {path}")
+    with Outbox(path) as outbox:
+        if action == "list":
+            return _list(outbox, dead_only, out)
+        if not ids and not all_items:
+            raise UserError(f"outbox {action}: give dead-letter ids, or --all")
+        selected = None if all_items else ids
+        if action == "retry":
+            count = outbox.retry_dead(selected)
+            out.write(f"{count} dead letters back in the queue; the daemon (or the next "
+                      "`replay --notify`) sends them.\n")
+        else:
+            count = outbox.purge_dead(selected)
+            out.write(f"{count} dead letters purged.\n")
+    return 0
+
+
+def _list(outbox: Outbox, dead_only: bool, out: TextIO) -> int:
+    items = outbox.items(state="dead" if dead_only else None)
+    if not items:
+        out.write("The outbox is empty.\n" if not dead_only else "No dead letters.\n")
+        return 0
+    now = time.time()
+    out.write(f"{'ID':>6}  {'STATE':8} {'DESTINATION':16} {'AGE':>8} {'TRIES':>5}  "
+              f"EVENT / LAST ERROR\n")
+    for item in items:
+        event = item.payload
+        age = _age(now - item.created)
+        what = f"{event.get('event')} {event.get('class')} {event.get('service')}: " \
+               f"{event.get('summary', '')}"[:70]
+        out.write(f"{item.id:>6}  {item.state:8} {item.destination:16} {age:>8} "
+                  f"{item.attempts:>5}  {what}\n")
+        if item.last_error:
+            out.write(f"{'':>6}  {'':8} {'':16} {'':>8} {'':>5}  ↳ {item.last_error[:100]}\n")
+        if item.response and item.state == "dead":
+            out.write(f"{'':>6}  {'':8} {'':16} {'':>8} {'':>5}  ↳ answered: "
+                      f"{item.response[:100]}\n")
+    depth = outbox.depth()
+    pending = sum(n for (_, s), n in depth.items() if s == "pending")
+    dead = sum(n for (_, s), n in depth.items() if s == "dead")
+    out.write(f"\n{pending} pending, {dead} dead letters\n")
+    return 0
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
