@@ -72,7 +72,7 @@ async def test_retry_after_seconds_is_honoured(tmp_path: Path) -> None:
 
 
 async def test_retry_after_http_date_is_honoured(tmp_path: Path) -> None:
-    when = formatdate(time.time() + 2, usegmt=True)
+    when = formatdate(time.time() + 3, usegmt=True)   # whole seconds: at least ~2 s ahead
     script = [Answer(503, b"", {"Retry-After": when}), Answer(200, b"")]
     with Receiver(script=script) as receiver:
         await deliver(dispatcher(tmp_path, "webhook", receiver.url), incident())
