@@ -18,6 +18,7 @@ import argparse
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -87,6 +88,8 @@ def main() -> None:
                         help="the memory run reads the corpus repeated this many times (0: skip)")
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--skip-grep", action="store_true")
+    parser.add_argument("--overhead-runs", type=int, default=5,
+                        help="alternating runs with and without rate/novelty detection")
     args = parser.parse_args()
 
     out_dir = HERE / "out"
@@ -136,6 +139,25 @@ def main() -> None:
                    f"{big_size / 1e6 / big_run.seconds:,.1f} | {big_run.seconds:.1f} | "
                    f"{big_run.peak_mb:.0f} | |\n")
 
+    overhead = ""
+    if args.overhead_runs:
+        signatures_only = out_dir / "signatures-only.toml"
+        signatures_only.write_text("[detect]\nrates = false\nnovelty = false\n")
+        with_detection, without = [], []
+        for _ in range(args.overhead_runs):
+            with_detection.append(measure("on", [detector, "replay", str(path), "--output",
+                                                 "jsonl"], env=cache,
+                                          stdout_to_null=True).seconds)
+            without.append(measure("off", [detector, "replay", str(path), "--output", "jsonl",
+                                           "-c", str(signatures_only)], env=cache,
+                                   stdout_to_null=True).seconds)
+        on, off = statistics.median(with_detection), statistics.median(without)
+        overhead = (f"\nDetection overhead ({args.overhead_runs} alternating runs each, "
+                    f"medians): signatures only {off:.2f} s, with rate and novelty detection "
+                    f"{on:.2f} s: **{(on / off - 1) * 100:+.1f}%** "
+                    f"(`detector replay {path.name}` vs the same with "
+                    "`[detect] rates = false, novelty = false`).\n")
+
     base = runs[0].seconds
     table = ["| run | lines/s | MB/s | wall s | peak RSS MB | time vs detector |",
              "|---|---:|---:|---:|---:|---:|"]
@@ -147,7 +169,8 @@ def main() -> None:
                f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}")
     report = (f"Corpus: {path.name}, {lines:,} lines, {size / 1e6:.1f} MB "
               f"(bench/corpus.py, seed 7); {len(patterns)} signatures. Machine: {machine}.\n\n"
-              + text + "\nCommands:\n\n" + "\n".join(f"- `{r.command}`" for r in runs) + "\n")
+              + text + overhead + "\nCommands:\n\n"
+              + "\n".join(f"- `{r.command}`" for r in runs) + "\n")
     (out_dir / "throughput.md").write_text(report)
     print(report)
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from detector.clock import EventClock
 from detector.config import Config
+from detector.detect.novelty import NoveltyDetector
+from detector.detect.rates import RateDetector
 from detector.incidents import IncidentTracker
 from detector.match.engine import Engine, build_engine
 from detector.match.packs import Pattern, load_packs, shipped_packs_dir
@@ -42,10 +45,23 @@ def make_engine(config: Config, patterns: list[Pattern], engine: str = "auto") -
 
 
 def build_pipeline(config: Config, engine: Engine, sink: Sink, *, live: bool,
-                   detectors: list[Detector] | None = None) -> Pipeline:
+                   record_series: bool = False) -> Pipeline:
+    """The pipeline, with the rate and novelty detectors the config turns on."""
     detect = config.detect
     tracker = IncidentTracker(resolve_after=detect.resolve_after,
                               update_interval=detect.update_interval)
     clock = EventClock(live=live, lateness=detect.lateness,
                        max_clock_jump=detect.max_clock_jump)
-    return Pipeline(engine, tracker, clock, sink, detectors or [])
+    pipeline = Pipeline(engine, tracker, clock, sink)
+    detectors: list[Detector] = []
+    if detect.rates:
+        runbooks: dict[str, dict[str, Any]] = {}
+        for pattern in engine.patterns:
+            runbooks[pattern.id] = pattern.runbook.as_json()
+            runbooks.setdefault(pattern.cls, pattern.runbook.as_json())
+        detectors.append(RateDetector(detect, tracker, pipeline.emit_all, runbooks,
+                                      record_series=record_series))
+    if detect.novelty:
+        detectors.append(NoveltyDetector(detect, tracker, pipeline.emit_all))
+    pipeline.detectors = detectors
+    return pipeline

@@ -109,8 +109,8 @@ class IncidentTracker:
                 severity: str, summary: str, sample: str, when: float,
                 pattern: str | None = None, fields: dict[str, str] | None = None,
                 runbook: dict[str, Any] | None = None,
-                detail: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Count one occurrence; the events it causes (open, update, or a resolve + open)."""
+                detail: dict[str, Any] | None = None, add: int = 1) -> list[dict[str, Any]]:
+        """Count ``add`` occurrences; the events they cause (open, update, or resolve + open)."""
         fingerprint = fingerprint_of(kind, cls, service, key.items())
         events: list[dict[str, Any]] = []
         incident = self.open.get(fingerprint)
@@ -124,7 +124,8 @@ class IncidentTracker:
                 fingerprint=fingerprint, first_seen=when, last_seen=when,
                 summary=_clip(redact(summary), MAX_SUMMARY_CHARS),
                 fields={k: redact(v) for k, v in (fields or key).items()},
-                runbook=runbook, notified_at=when, detail=dict(detail or {}))
+                runbook=runbook, notified_at=when, detail=dict(detail or {}),
+                count=add, notified_count=add)
             incident.samples.append(_clip(redact(sample), MAX_SAMPLE_CHARS))
             self.open[fingerprint] = incident
             heapq.heappush(self._deadlines, (when + self.resolve_after, fingerprint))
@@ -133,7 +134,7 @@ class IncidentTracker:
             if len(self.open) > self.max_open:
                 events.extend(self._evict())
             return events
-        incident.count += 1
+        incident.count += add
         if when > incident.last_seen:
             incident.last_seen = when
             heapq.heappush(self._deadlines, (when + self.resolve_after, fingerprint))

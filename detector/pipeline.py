@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from detector.clock import EventClock
-from detector.decode.events import Stream, assemble, last_time_in
+from detector.decode.events import Stream, assemble, first_time_in, last_time_in
 from detector.incidents import IncidentTracker
 from detector.match.engine import Engine, Match
 from detector.model import ERROR, Event
@@ -31,6 +31,8 @@ class Detector(Protocol):
     """Something that learns from events and opens incidents of its own kind."""
 
     def observe(self, event: Event, match: Match | None, when: float) -> None: ...
+
+    def seen(self, service: str, when: float) -> None: ...
 
     def advance(self, watermark: float) -> None: ...
 
@@ -50,6 +52,7 @@ class Stats:
 class Pipeline:
     def __init__(self, engine: Engine, tracker: IncidentTracker, clock: EventClock,
                  sink: Sink, detectors: Sequence[Detector] = ()) -> None:
+        """``detectors`` learn from every event after the signatures are confirmed."""
         self.engine = engine
         self.tracker = tracker
         self.clock = clock
@@ -71,6 +74,16 @@ class Pipeline:
     def feed(self, buf: bytes, stream: Stream, *, final: bool = False,
              arrival: float | None = None) -> int:
         """Process the whole lines of ``buf``; returns how many bytes were consumed."""
+        if stream.first_time is None and buf:
+            # Tell the detectors the stream's service exists from its first line, before
+            # any of its events: trouble first seen hours in is measured against them.
+            stream.first_time = arrival if arrival is not None else first_time_in(buf, stream)
+            if arrival is None and stream.first_time is not None:
+                self.clock.admit(stream.first_time, True, None, stream.timeline)
+            service = stream.origin.override or stream.origin.service
+            if service is not None and stream.first_time is not None:
+                for detector in self.detectors:
+                    detector.seen(service, stream.first_time)
         hits = self.engine.scan(buf)
         malformed_before = stream.malformed
         events, consumed = assemble(buf, hits, stream, final=final, arrival=arrival)

@@ -19,7 +19,7 @@ from detector.build import build_pipeline, load_patterns, make_engine
 from detector.config import Config
 from detector.decode.events import Origin, Stream
 from detector.decode.timestamps import parse_iso
-from detector.errors import UserError
+from detector.errors import InputError, UserError
 from detector.inputs import ChunkReader, expand_inputs, is_tty
 from detector.output import IncidentTable, JsonlWriter, OrderedSink, Progress, summary_line
 from detector.pipeline import Pipeline
@@ -72,7 +72,8 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
     def sink(event: dict[str, Any]) -> None:
         ordered(event, _event_time(event, resolve_after))
 
-    pipeline = build_pipeline(config, engine, sink, live=False)
+    pipeline = build_pipeline(config, engine, sink, live=False,
+                              record_series=options.report is not None)
     notifying = _Notifying(config, err) if options.notify else None
     if notifying is not None:
         sinks.append(notifying.enqueue)
@@ -107,6 +108,8 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
     if pipeline.clock.jumps_doubted:
         extras.append(f"{pipeline.clock.jumps_doubted} doubtful timestamps")
     table.refresh(i.event("open") for i in pipeline.tracker.open.values())
+    if options.report is not None:
+        _write_report(options.report, paths, pipeline, table, time.monotonic() - started)
     if options.output == "text":
         colour = is_tty(out)
         table.render(out, colour=colour)
@@ -116,6 +119,28 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
     elif is_tty(err):
         err.write(summary_line(pipeline.stats, elapsed, engine.name, extras) + "\n")
     return 0 if delivered else 1
+
+
+def _write_report(target: str, paths: list[str], pipeline: Pipeline, table: IncidentTable,
+                  elapsed: float) -> None:
+    from detector.detect.rates import RateDetector
+    from detector.report.html import render_report
+
+    series = {}
+    window = pipeline.tracker.resolve_after
+    for detector in pipeline.detectors:
+        if isinstance(detector, RateDetector):
+            window = detector.window_seconds
+            series = {name: key.series for name, key in detector.keys.items()
+                      if key.series is not None}
+    page = render_report(title="detector replay report", inputs=paths, series=series,
+                         window=window, incidents=table.latest.values(),
+                         lines=pipeline.stats.lines, elapsed=elapsed)
+    try:
+        with open(target, "w", encoding="utf-8") as out:
+            out.write(page)
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write the report: {exc.strerror or exc}") from None
 
 
 class _Notifying:

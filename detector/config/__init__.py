@@ -72,7 +72,7 @@ class DetectConfig:
     rate_min_count: int = 5               # fewer events in the window is never a spike
     rate_min_ratio: float = 3.0           # and the rate must be this many times the baseline
     rate_sensitivity: float = 1e-6        # tail probability below which the window is a spike
-    rate_adapt_after: float = 1800.0      # a spike lasting this long becomes the new normal
+    rate_adapt_after: float = 3600.0      # a spike lasting this long becomes the new normal
     rate_max_keys: int = 10000            # bound on (service, class) keys kept
     novelty: bool = True
     novelty_warmup: float = 3600.0        # a service's first hour teaches, never alarms

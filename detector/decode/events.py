@@ -68,6 +68,7 @@ class Stream:
 
     origin: Origin
     last_time: float | None = None
+    first_time: float | None = None         # the stream's first timestamped line
     timeline: Timeline = field(default_factory=Timeline)
     year_hint: int | None = None
     malformed: int = 0
@@ -244,6 +245,32 @@ def _time_before(buf: bytes, position: int, stream: Stream) -> float | None:
             if when is not None:
                 return when
     return stream.last_time
+
+
+def first_time_in(buf: bytes, stream: Stream) -> float | None:
+    """Where ``buf`` starts in time: the median of its first few timestamps, so that one
+    wild timestamp among them cannot stand for the whole stream."""
+    position = 0
+    times: list[float] = []
+    for _ in range(32):
+        end = buf.find(b"\n", position)
+        if end < 0:
+            end = len(buf)
+        raw = buf[position:end]
+        if raw.strip():
+            when = decode_line(raw, allow_json=stream.origin.allow_json,
+                               year_hint=stream.year_hint).time
+            if when is not None:
+                times.append(when)
+                if len(times) == 7:
+                    break
+        position = end + 1
+        if position >= len(buf):
+            break
+    if not times:
+        return None
+    times.sort()
+    return times[(len(times) - 1) // 2]
 
 
 def last_time_in(buf: bytes, stream: Stream) -> float | None:

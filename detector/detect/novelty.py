@@ -1,0 +1,124 @@
+"""New error shapes: an error-level message of a kind this service never logged.
+
+Error-level events that no signature explains are masked into templates
+(:mod:`detector.detect.templates`), per service. After a service's warm-up
+(``novelty_warmup`` from the first event the detector saw from it, during which
+templates are learned silently), a template never seen before opens a ``new_error`` incident. Its
+recurrences count into that incident only during its first ``resolve_after``:
+a template that keeps recurring stops being new, so the incident resolves.
+Templates persist in the state directory, at most ``novelty_max_templates`` per
+service, forgotten when unseen for ``novelty_expiry``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from detector.config import DetectConfig
+from detector.detect.templates import Template, TemplateTree, mask
+from detector.incidents import IncidentTracker
+from detector.match.engine import Match
+from detector.model import ERROR, Event
+
+__all__ = ["NoveltyDetector"]
+
+CLASS = "unhandled_exception"
+RUNBOOK = {
+    "title": "An error this service never logged before",
+    "steps": ["Read the sample: a new message often means new code (a deploy) or a new "
+              "failure mode of a dependency.",
+              "Find where it is logged: search the code for the constant part of the template.",
+              "If it matters, add a pattern for it to a pack (with its runbook) so it is "
+              "classified next time; `detector patterns test` checks it."]}
+EXPIRY_CHECK = 3600.0
+
+
+@dataclass
+class ServiceTemplates:
+    first_seen: float                  # the service's first event: its warm-up starts here
+    tree: TemplateTree
+    open: dict[str, float] = field(default_factory=dict)   # template id → when it was new
+
+
+class NoveltyDetector:
+    def __init__(self, config: DetectConfig, tracker: IncidentTracker,
+                 emit: Callable[[list[dict[str, Any]]], None]) -> None:
+        self.config = config
+        self.tracker = tracker
+        self.emit = emit
+        self.services: dict[str, ServiceTemplates] = {}
+        self.new = 0
+        self._next_expiry_check: float | None = None
+
+    def seen(self, service: str, when: float) -> None:
+        state = self.services.get(service)
+        if state is None:
+            self.services[service] = ServiceTemplates(
+                first_seen=when, tree=TemplateTree(self.config.novelty_max_templates))
+        elif when < state.first_seen:
+            state.first_seen = when
+
+    def observe(self, event: Event, match: Match | None, when: float) -> None:
+        self.seen(event.service, when)
+        state = self.services[event.service]
+        if match is not None or event.level < ERROR:
+            return
+        tokens = mask(event.text)
+        if not tokens:
+            return
+        template, is_new = state.tree.match(tokens, when)
+        if is_new:
+            if when - state.first_seen < self.config.novelty_warmup:
+                return                     # still learning what this service's errors look like
+            self.new += 1
+            state.open[template.id] = when
+            self._report(event, template, when)
+            return
+        opened = state.open.get(template.id)
+        if opened is None:
+            return
+        if when - opened >= self.config.resolve_after:
+            del state.open[template.id]    # recurring: no longer new
+            return
+        self._report(event, template, when)
+
+    def _report(self, event: Event, template: Template, when: float) -> None:
+        text = template.text
+        self.emit(self.tracker.observe(
+            kind="new_error", cls=CLASS, service=event.service, key={"template": template.id},
+            severity="warning", summary=f"New error in {event.service}: {text[:240]}",
+            sample=event.text, when=when, fields={"template": text[:500]}, runbook=RUNBOOK))
+
+    def advance(self, watermark: float) -> None:
+        if self._next_expiry_check is None:
+            self._next_expiry_check = watermark + EXPIRY_CHECK
+        if watermark < self._next_expiry_check:
+            return
+        self._next_expiry_check = watermark + EXPIRY_CHECK
+        for state in self.services.values():
+            state.tree.forget_older_than(watermark - self.config.novelty_expiry)
+            for template_id, opened in list(state.open.items()):
+                if watermark - opened >= self.config.resolve_after * 2:
+                    del state.open[template_id]
+
+    # -- persistence -------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        return {service: {"first_seen": state.first_seen,
+                          "templates": [{"id": t.id, "tokens": t.tokens,
+                                         "first_seen": t.first_seen, "last_seen": t.last_seen,
+                                         "count": t.count} for t in state.tree.templates()]}
+                for service, state in self.services.items()}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        for service, saved in data.items():
+            tree = TemplateTree(self.config.novelty_max_templates)
+            for item in saved["templates"]:
+                template = Template(id=item["id"], tokens=list(item["tokens"]),
+                                    first_seen=item["first_seen"], last_seen=item["last_seen"],
+                                    count=item["count"])
+                key = (len(template.tokens), template.tokens[0] if template.tokens else "")
+                tree.groups.setdefault(key, []).append(template)
+                tree.size += 1
+            self.services[service] = ServiceTemplates(first_seen=saved["first_seen"], tree=tree)
