@@ -1,0 +1,24 @@
+"""The detection harness runs, and the detector keeps its promises on it (quick mode)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench" / "detection"))
+
+import harness
+
+
+def test_quick_harness_scores() -> None:
+    outcomes = {o.family.split()[0]: o for o in harness.families(quick=True)}
+    assert set(outcomes) == {"steady", "diurnal", "slow", "bursts", "single", "deploy", "many"}
+    for family in ("steady", "slow", "single", "many"):
+        assert outcomes[family].score()["false_alarms"] == 0, family
+    bursts = outcomes["bursts"]
+    big = [b for b in bursts.bursts if b.multiplier >= 10 and b.baseline >= 1.0
+           and b.end - b.start >= 180]
+    found = harness.Outcome("big", bursts=big, opens=bursts.opens).score()
+    assert found["caught_2min"] == found["bursts"] > 0
+    report = harness.burst_breakdown(bursts)
+    assert len(report) == 16 and report[0].startswith("| 3× | 1 min |")
