@@ -1,13 +1,270 @@
-"""The daemon's lifecycle (``detector run``)."""
+"""``detector run``: the daemon's lifecycle.
+
+Sources read into one bounded queue (a full queue stops them reading: that is
+the backpressure); one processor feeds the pipeline from it; incident events go
+to the outbox before anything is sent, and only then is a batch's checkpoint
+committed. A ticker moves the watermark (wall time), flushes held-back event
+tails, watches the sources, persists state and pings systemd's watchdog.
+
+SIGTERM/SIGINT: stop the sources, drain the queue and the outbox (each under a
+deadline), write checkpoints and state, exit 0. SIGHUP: reload the config's
+pattern packs and notifiers; incidents, rates and templates are kept (sources
+are not reloaded: restart for those). State lives in the state directory:
+``checkpoints.json``, ``incidents.json``, ``rates.pickle``, ``novelty.json``,
+``outbox.sqlite3``.
+"""
 
 from __future__ import annotations
 
-from detector.config import Config
-from detector.errors import UserError
+import asyncio
+import contextlib
+import signal
+import time
+from typing import Any
 
-__all__ = ["run"]
+import structlog
+
+from detector import __version__
+from detector.build import build_pipeline, load_patterns, make_engine
+from detector.config import Config, load_config
+from detector.detect.novelty import NoveltyDetector
+from detector.detect.rates import RateDetector
+from detector.errors import DetectorError, UserError
+from detector.feeder import Feeder
+from detector.http import HttpServer, json_response
+from detector.metrics import Registry
+from detector.notify.dispatcher import Dispatcher, build_notifiers
+from detector.notify.outbox import Outbox
+from detector.sources import Source, build_source
+from detector.sources.base import Batch
+from detector.state import StateDir
+from detector.systemd import Notifier as Systemd
+from detector.watch import Watch
+
+__all__ = ["Daemon", "run"]
+
+log = structlog.get_logger("detector.app")
+
+QUEUE_BATCHES = 64            # × ≤1 MiB per batch: the memory the queue may hold
+TICK = 0.1
+PERSIST_EVERY = 5.0
+DRAIN_DEADLINE = 15.0         # on shutdown: for the queue, then for the outbox
 
 
 def run(config: Config, *, engine: str = "auto") -> int:
-    raise UserError("detector run: the daemon is not part of this build yet; "
-                    "use `detector replay` for files")
+    if not config.sources:
+        raise UserError(f"{config.path or 'the built-in defaults'}: no [[source]] is "
+                        "configured; the daemon has nothing to follow")
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    return asyncio.run(Daemon(config, engine).main())
+
+
+class Daemon:
+    def __init__(self, config: Config, engine: str = "auto") -> None:
+        self.config = config
+        self.engine_name = engine
+        self.registry = Registry()
+        self.state = StateDir(config.state.dir)
+        self.engine = make_engine(config, load_patterns(config), engine)
+        self.outbox = Outbox(config.state.dir / "outbox.sqlite3")
+        self.dispatcher = Dispatcher(build_notifiers(config.notify), self.outbox, self.registry)
+        self.pipeline = build_pipeline(config, self.engine, self._deliver, live=True)
+        self.feeder = Feeder(self.pipeline)
+        self.queue: asyncio.Queue[Batch] = asyncio.Queue(maxsize=QUEUE_BATCHES)
+        self.sources: list[Source] = [
+            build_source(c, self.registry, self._queue_full) for c in config.sources]
+        self.watch = Watch(self.sources, self.pipeline, self.registry, self.queue.qsize,
+                           lambda: self.feeder.held)
+        self.systemd = Systemd()
+        self.stop_sources = asyncio.Event()
+        self.stop_requested = asyncio.Event()
+        self.reload_requested = asyncio.Event()
+        self._restore()
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        self.dispatcher.enqueue(event)       # durably in the outbox before anything is sent
+
+    def _queue_full(self) -> bool:
+        return self.queue.qsize() >= QUEUE_BATCHES * 3 // 4
+
+    # -- persistence ------------------------------------------------------------------
+    def _detector(self, kind: type[Any]) -> Any:
+        return next((d for d in self.pipeline.detectors if isinstance(d, kind)), None)
+
+    def _restore(self) -> None:
+        checkpoints = self.state.read_json("checkpoints.json") or {}
+        for source in self.sources:
+            source.restore(checkpoints.get(source.name, {}))
+        self.pipeline.tracker.restore(self.state.read_json("incidents.json") or [])
+        rates = self._detector(RateDetector)
+        saved_rates = self.state.read_pickle("rates.pickle") if rates else None
+        if rates is not None and saved_rates:
+            rates.services.update(saved_rates["services"])
+            rates.restore(saved_rates["keys"])
+        novelty = self._detector(NoveltyDetector)
+        saved_novelty = self.state.read_json("novelty.json") if novelty else None
+        if novelty is not None and saved_novelty:
+            novelty.restore(saved_novelty)
+        self.dispatcher.seed(i.event("open") for i in self.pipeline.tracker.open.values())
+
+    def persist(self) -> None:
+        self.state.write_json("checkpoints.json", {s.name: s.checkpoint() for s in self.sources})
+        self.state.write_json("incidents.json", self.pipeline.tracker.snapshot())
+        rates = self._detector(RateDetector)
+        if rates is not None:
+            for key in rates.keys.values():
+                key.series = None
+            self.state.write_pickle("rates.pickle", {"services": rates.services,
+                                                     "keys": rates.snapshot()})
+        novelty = self._detector(NoveltyDetector)
+        if novelty is not None:
+            self.state.write_json("novelty.json", novelty.snapshot())
+
+    # -- the tasks --------------------------------------------------------------------
+    async def _emit(self, batch: Batch) -> None:
+        await self.queue.put(batch)
+
+    async def _process(self) -> None:
+        while True:
+            batch = await self.queue.get()
+            try:
+                self.feeder.feed(batch)
+            except DetectorError as exc:
+                log.error("pipeline.failed", source=batch.source.name, error=str(exc))
+            self.queue.task_done()
+
+    async def _tick(self) -> None:
+        last_persist = last_advance = last_watchdog = time.monotonic()
+        while True:
+            await asyncio.sleep(TICK)
+            now = time.monotonic()
+            self.feeder.flush()
+            if now - last_advance >= 1.0:
+                last_advance = now
+                self.pipeline.advance()
+                self.watch.check()
+            if self.systemd.watchdog is not None and now - last_watchdog >= self.systemd.watchdog:
+                last_watchdog = now
+                self.systemd.ping()
+            if now - last_persist >= PERSIST_EVERY:
+                last_persist = now
+                self.persist()
+
+    async def _run_source(self, source: Source) -> None:
+        try:
+            await source.run(self._emit, self.stop_sources)
+        except Exception as exc:
+            source.failed("crashed", repr(exc))
+            log.exception("source.crashed", source=source.name)
+
+    async def _reload(self) -> None:
+        """SIGHUP: new packs and notifiers, the same incidents, rates and templates."""
+        path = self.config.path
+        try:
+            config = load_config(path)
+            engine = make_engine(config, load_patterns(config), self.engine_name)
+        except (UserError, OSError) as exc:
+            log.error("reload.failed", error=str(exc), kept="the running configuration")
+            return
+        self.pipeline.engine = engine
+        rates = self._detector(RateDetector)
+        if rates is not None:
+            for pattern in engine.patterns:
+                rates.runbooks[pattern.id] = pattern.runbook.as_json()
+        await self.dispatcher.replace(build_notifiers(config.notify))
+        self.config = config
+        log.info("reload.done", patterns=len(engine.patterns), notifiers=len(config.notify))
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def main(self) -> int:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stop_requested.set)
+        loop.add_signal_handler(signal.SIGINT, self.stop_requested.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_requested.set)
+        http = (HttpServer(self.config.http.listen, self._routes())
+                if self.config.http.listen else None)
+        try:
+            if http is not None:
+                await http.__aenter__()
+        except OSError as exc:
+            log.error("http.failed", listen=self.config.http.listen, error=exc.strerror)
+            raise UserError(f"cannot listen on {self.config.http.listen}: {exc.strerror}") \
+                from None
+        try:
+            async with self.dispatcher:
+                return await self._serve(http)
+        finally:
+            if http is not None:
+                await http.__aexit__(None, None, None)
+            self.outbox.close()
+
+    async def _serve(self, http: HttpServer | None) -> int:
+        sources = [asyncio.create_task(self._run_source(s), name=f"source:{s.name}")
+                   for s in self.sources]
+        processor = asyncio.create_task(self._process(), name="processor")
+        ticker = asyncio.create_task(self._tick(), name="ticker")
+        status = (f"following {len(self.sources)} sources with {len(self.engine.patterns)} "
+                  f"patterns, {len(self.config.notify)} notifiers")
+        self.systemd.ready(status)
+        log.info("detector.started", version=__version__, sources=len(self.sources),
+                 patterns=len(self.engine.patterns), notifiers=len(self.config.notify),
+                 listen=f"{http.host}:{http.port}" if http else None,
+                 state=str(self.config.state.dir))
+        finite = all(s.finite for s in self.sources)
+        while not self.stop_requested.is_set():
+            waiters: list[asyncio.Future[Any]] = [
+                asyncio.ensure_future(self.stop_requested.wait()),
+                asyncio.ensure_future(self.reload_requested.wait())]
+            if finite:
+                waiters.append(asyncio.ensure_future(asyncio.wait(sources)))
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                await self._reload()
+            if finite and all(t.done() for t in sources):
+                break
+        await self._shutdown(sources, processor, ticker)
+        return 0
+
+    async def _shutdown(self, sources: list[asyncio.Task[None]], processor: asyncio.Task[None],
+                        ticker: asyncio.Task[None]) -> None:
+        self.systemd.stopping()
+        log.info("detector.stopping", queued=self.queue.qsize())
+        self.stop_sources.set()
+        await asyncio.wait(sources, timeout=DRAIN_DEADLINE)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN_DEADLINE):
+                await self.queue.join()
+        processor.cancel()
+        ticker.cancel()
+        self.feeder.flush(everything=True)
+        for source in self.sources:
+            flush = getattr(source, "flush_commits", None)
+            if flush is not None:
+                with contextlib.suppress(Exception):
+                    await flush()
+        self.persist()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN_DEADLINE):
+                await self.dispatcher.drain()
+        log.info("detector.stopped", pending_notifications=self.outbox.pending())
+
+    def _routes(self) -> dict[str, Any]:
+        def metrics() -> tuple[int, str, bytes]:
+            return 200, "text/plain; version=0.0.4", self.registry.render().encode()
+
+        def healthz() -> tuple[int, str, bytes]:
+            healthy, report = self.watch.health()
+            return json_response(report, 200 if healthy else 503)
+
+        def incidents() -> tuple[int, str, bytes]:
+            return json_response([i.event("open") for i in self.pipeline.tracker.open.values()])
+
+        return {"/metrics": metrics, "/healthz": healthz, "/incidents": incidents}

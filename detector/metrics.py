@@ -41,13 +41,16 @@ def _format(name: str, labels: Labels, value: float) -> str:
 class _Metric:
     kind = "untyped"
 
-    def __init__(self, name: str, help_text: str) -> None:
+    def __init__(self, name: str, help_text: str, source: Source | None = None) -> None:
         self.name = name
         self.help = help_text
         self.values: dict[Labels, float] = {}
+        self.source = source
         self._lock = Lock()
 
     def samples(self) -> Iterable[tuple[Labels, float]]:
+        if self.source is not None:
+            return [(_labels(labels), value) for labels, value in self.source()]
         with self._lock:
             return list(self.values.items())
 
@@ -72,10 +75,6 @@ class Counter(_Metric):
 class Gauge(_Metric):
     kind = "gauge"
 
-    def __init__(self, name: str, help_text: str, source: Source | None = None) -> None:
-        super().__init__(name, help_text)
-        self.source = source
-
     def set(self, value: float, **labels: str) -> None:
         with self._lock:
             self.values[_labels(labels)] = value
@@ -83,21 +82,19 @@ class Gauge(_Metric):
     def value(self, **labels: str) -> float:
         return dict(self.samples()).get(_labels(labels), 0.0)
 
-    def samples(self) -> Iterable[tuple[Labels, float]]:
-        if self.source is not None:
-            return [(_labels(labels), value) for labels, value in self.source()]
-        return super().samples()
-
 
 class Registry:
     def __init__(self) -> None:
         self.metrics: dict[str, _Metric] = {}
 
-    def counter(self, name: str, help_text: str) -> Counter:
+    def counter(self, name: str, help_text: str, source: Source | None = None) -> Counter:
+        """A counter; with ``source``, its values are read from it at scrape time."""
         metric = self.metrics.get(name)
         if metric is None:
-            metric = self.metrics[name] = Counter(name, help_text)
+            metric = self.metrics[name] = Counter(name, help_text, source)
         assert isinstance(metric, Counter)
+        if source is not None:
+            metric.source = source
         return metric
 
     def gauge(self, name: str, help_text: str, source: Source | None = None) -> Gauge:

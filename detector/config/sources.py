@@ -64,7 +64,6 @@ class LokiSourceConfig(SourceConfig):
     query: str = ""
     tenant: str | None = None
     poll_interval: float = 2.0
-    tail: bool = False
     limit: int = 1000
     service_labels: tuple[str, ...] = ("service_name", "service", "app", "container", "job")
     headers: dict[str, str] = field(default_factory=dict)
@@ -134,7 +133,7 @@ def read_source(table: Table, index: int) -> SourceConfig:
             **common, url=table.required_str("url").rstrip("/"),
             query=table.required_str("query"), tenant=table.text("tenant", None),
             poll_interval=table.duration("poll_interval", 2.0, minimum=0.05),
-            tail=table.flag("tail", False), limit=table.integer("limit", 1000, minimum=1),
+            limit=table.integer("limit", 1000, minimum=1),
             service_labels=tuple(table.str_list(
                 "service_labels", ["service_name", "service", "app", "container", "job"])),
             headers=table.str_map("headers"),

@@ -141,6 +141,13 @@ class Dispatcher:
     # -- lifecycle ------------------------------------------------------------------
     async def __aenter__(self) -> Dispatcher:
         self._client = httpx.AsyncClient(follow_redirects=False)
+        self._start_workers()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _start_workers(self) -> None:
         for name, notifier in self.notifiers.items():
             self._wake[name] = asyncio.Event()
             self._tasks.append(asyncio.create_task(self._worker(notifier),
@@ -148,19 +155,35 @@ class Dispatcher:
             if notifier.refresh_interval > 0:
                 self._tasks.append(asyncio.create_task(self._refresher(notifier),
                                                        name=f"notify-refresh:{name}"))
-        return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    async def stop(self) -> None:
-        self._stopping = True
+    async def _stop_workers(self) -> None:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+
+    async def replace(self, notifiers: Sequence[Notifier]) -> None:
+        """New destinations (SIGHUP). An item cut off mid-send is sent again, same key."""
+        await self._stop_workers()
+        kept = {n.name: n for n in self.notifiers.values()}
+        self.notifiers = {n.name: n for n in notifiers}
+        for name, notifier in self.notifiers.items():
+            old = kept.get(name)
+            if old is not None:
+                for event in getattr(old, "active", {}).values():
+                    notifier.delivered(event)      # alertmanager keeps its open alerts
+        orphaned = set(kept) - set(self.notifiers)
+        if orphaned and self.outbox.pending(orphaned):
+            log.warning("notify.orphaned", destinations=sorted(orphaned),
+                        pending=self.outbox.pending(orphaned))
+        if self._client is not None:
+            self._start_workers()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        await self._stop_workers()
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -1,0 +1,347 @@
+"""Following files: globs, new files, rotation, truncation, and never losing the place.
+
+A file is known by its device and inode, not its name. The checkpoint of each
+file is (device, inode, committed offset, a fingerprint of its first bytes, the
+path it was read under), so that:
+
+* rotation by rename (``app.log`` → ``app.log.1``) is noticed when the path shows
+  another inode; the old file is read to its end before the new one is started;
+* copytruncate and truncation are noticed when a file shrinks below the offset,
+  and reading starts again at 0;
+* a file deleted under us is read to its end through the descriptor still open;
+* a file rotated while the daemon was down is found again by device and inode
+  beside its old path (fingerprint checked, so a reused inode is not mistaken for
+  it) and finished from its checkpoint before the new file is read;
+* files appearing later are read from their beginning; files present at the very
+  first start with no checkpoint start at ``start_at`` (default ``end``).
+
+Only whole lines are handed over; a last line without its newline waits a little
+for the rest. Lines longer than ``max_line_bytes`` are cut and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import glob
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from detector.config import FileSourceConfig
+from detector.decode.events import Origin
+from detector.metrics import Registry
+from detector.sources.base import Batch, Emit, Source
+
+__all__ = ["FileSource"]
+
+log = structlog.get_logger("detector.sources.file")
+
+READ_SIZE = 1 << 20
+FINGERPRINT_BYTES = 1024
+PARTIAL_FLUSH = 2.0          # a last line without newline this old is taken as it is
+ROTATED_GRACE = 1.0          # a rotated file idle this long at its end is closed
+RESCAN = 1.0
+FINISHED_MEMORY = 86400.0    # a finished file's position is remembered this long
+
+
+@dataclass
+class Tailed:
+    path: str                  # the path it was found under (its service comes from it)
+    fd: int
+    dev: int
+    ino: int
+    offset: int                # next byte to read
+    committed: int             # bytes processed and safely past
+    fingerprint: str
+    fingerprint_len: int
+    origin: Origin
+    carry: bytes = b""
+    carry_since: float = 0.0
+    rotated: bool = False      # the path no longer names this file: finish it and close
+    idle_since: float = field(default_factory=time.monotonic)
+    waits_for: str | None = None   # key of an older file that must be finished first
+
+    @property
+    def key(self) -> str:
+        return f"{self.dev}:{self.ino}"
+
+
+def _fingerprint(fd: int, length: int) -> str:
+    return hashlib.sha1(os.pread(fd, length, 0)).hexdigest()
+
+
+class FileSource(Source):
+    kind = "file"
+
+    def __init__(self, config: FileSourceConfig, registry: Registry) -> None:
+        super().__init__(config, registry)
+        self.file_config = config
+        self.files: dict[str, Tailed] = {}          # by device:inode
+        self.saved: dict[str, dict[str, Any]] = {}  # checkpoints not yet matched to a file
+        self.first_scan = True
+        self.skipped_lines = 0
+
+    # -- checkpoints ------------------------------------------------------------------
+    def restore(self, saved: dict[str, Any]) -> None:
+        for item in saved.get("files", []):
+            self.saved[f"{item['dev']}:{item['ino']}"] = item
+        if self.saved:
+            self.first_scan = False     # not the first start: new files are new
+
+    def checkpoint(self) -> dict[str, Any]:
+        files = []
+        for tailed in self.files.values():
+            if tailed.fingerprint_len < FINGERPRINT_BYTES:
+                self._refresh_fingerprint(tailed)
+            files.append({"path": tailed.path, "dev": tailed.dev, "ino": tailed.ino,
+                          "offset": tailed.committed, "fingerprint": tailed.fingerprint,
+                          "fingerprint_len": tailed.fingerprint_len})
+        files.extend(self.saved.values())        # files not seen again yet: keep them
+        return {"files": files}
+
+    def commit(self, token: Any) -> None:
+        key, offset = token
+        tailed = self.files.get(key)
+        if tailed is not None and offset > tailed.committed:
+            tailed.committed = offset
+
+    def _refresh_fingerprint(self, tailed: Tailed) -> None:
+        try:
+            size = os.fstat(tailed.fd).st_size
+        except OSError:
+            return
+        length = min(FINGERPRINT_BYTES, size)
+        if length > tailed.fingerprint_len:
+            tailed.fingerprint = _fingerprint(tailed.fd, length)
+            tailed.fingerprint_len = length
+
+    # -- the loop -----------------------------------------------------------------------
+    async def run(self, emit: Emit, stop: asyncio.Event) -> None:
+        next_scan = 0.0
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                if now >= next_scan:
+                    self._scan()
+                    next_scan = now + RESCAN
+                busy = False
+                for tailed in list(self.files.values()):
+                    busy |= await self._read(tailed, emit)
+                    if stop.is_set():
+                        return
+                self._update_lag()
+                if not busy and await self.sleep(stop, self.file_config.poll_interval):
+                    return
+        finally:
+            for tailed in self.files.values():
+                os.close(tailed.fd)
+
+    def _update_lag(self) -> None:
+        behind = 0
+        for tailed in self.files.values():
+            try:
+                behind += max(0, os.fstat(tailed.fd).st_size - tailed.committed)
+            except OSError:
+                continue
+        self.lag.set(float(behind), source=self.name, unit="bytes")
+
+    # -- discovery ----------------------------------------------------------------------
+    def _scan(self) -> None:
+        pattern = self.file_config.path
+        try:
+            paths = sorted(glob.glob(pattern, recursive=True))
+        except OSError as exc:
+            self.failed("glob", exc)
+            return
+        paths = [p for p in paths if not any(fnmatch.fnmatch(p, x)
+                                              for x in self.file_config.exclude)]
+        seen_keys: dict[str, str] = {}
+        for path in paths:
+            try:
+                info = os.stat(path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                self.failed("stat", f"{path}: {exc.strerror}")
+                continue
+            if not os.path.isfile(path):
+                continue
+            seen_keys[path] = f"{info.st_dev}:{info.st_ino}"
+        # Files whose path now names another inode (or nothing): rotated or deleted.
+        for tailed in self.files.values():
+            if not tailed.rotated and seen_keys.get(tailed.path) != tailed.key:
+                tailed.rotated = True
+                log.info("file.rotated", source=self.name, path=tailed.path,
+                         offset=tailed.offset)
+        # Checkpoints of files that moved while we were down: find them by inode.
+        if self.saved:
+            self._recover_moved(set(seen_keys.values()))
+        for path, key in seen_keys.items():
+            if key not in self.files:
+                self._open(path, key)
+        self.first_scan = False
+
+    def _recover_moved(self, visible: set[str]) -> None:
+        now = time.time()
+        for key, item in list(self.saved.items()):
+            if "finished" in item:
+                # Read to its end already; remembered so a glob that also matches its
+                # rotated name does not read it again.
+                if now - item["finished"] > FINISHED_MEMORY:
+                    del self.saved[key]
+                continue
+            if key in visible:
+                continue
+            directory = os.path.dirname(item["path"]) or "."
+            try:
+                entries = list(os.scandir(directory))
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    info = entry.stat()
+                except OSError:
+                    continue
+                if f"{info.st_dev}:{info.st_ino}" == key and entry.is_file():
+                    tailed = self._open(item["path"], key, real_path=entry.path)
+                    if tailed is not None:
+                        tailed.rotated = True
+                        log.info("file.recovered", source=self.name, path=entry.path,
+                                 was=item["path"], offset=tailed.offset)
+                    break
+            else:
+                # Gone for good (deleted while we were down): forget it.
+                del self.saved[key]
+
+    def _open(self, path: str, key: str, real_path: str | None = None) -> Tailed | None:
+        try:
+            fd = os.open(real_path or path, os.O_RDONLY | os.O_CLOEXEC)
+        except PermissionError as exc:
+            self.failed("permission", f"{real_path or path}: {exc.strerror}")
+            return None
+        except OSError as exc:
+            self.failed("open", f"{real_path or path}: {exc.strerror}")
+            return None
+        info = os.fstat(fd)
+        actual = f"{info.st_dev}:{info.st_ino}"
+        if actual != key:          # it was replaced between stat and open: next scan
+            os.close(fd)
+            return None
+        saved = self.saved.pop(key, None)
+        offset = 0
+        finished = saved is not None and "finished" in saved
+        length = min(FINGERPRINT_BYTES, info.st_size)
+        fingerprint = _fingerprint(fd, length)
+        if saved is not None:
+            same = (saved["fingerprint_len"] <= info.st_size and saved["fingerprint"]
+                    == _fingerprint(fd, saved["fingerprint_len"]))
+            if same and saved["offset"] <= info.st_size:
+                offset = saved["offset"]
+            elif same:
+                offset = 0                     # truncated while we were down
+            else:
+                log.info("file.inode_reused", source=self.name, path=path)
+        elif self.first_scan and self.file_config.start_at == "end":
+            offset = info.st_size
+        origin = Origin.for_path(saved["path"] if finished and saved else path,
+                                 override=self.config.service, format=self.config.format)
+        tailed = Tailed(path=path, fd=fd, dev=info.st_dev, ino=info.st_ino, offset=offset,
+                        committed=offset, fingerprint=fingerprint, fingerprint_len=length,
+                        origin=origin)
+        # A newer file at a path whose older file is still being finished waits for it.
+        for other in self.files.values():
+            if other.path == path and other.rotated:
+                tailed.waits_for = other.key
+        self.files[key] = tailed
+        self.recovered()
+        log.info("file.opened", source=self.name, path=real_path or path, offset=offset)
+        return tailed
+
+    # -- reading ------------------------------------------------------------------------
+    async def _read(self, tailed: Tailed, emit: Emit) -> bool:
+        """Read what is there; True if something was read."""
+        if tailed.waits_for is not None:
+            if tailed.waits_for in self.files:
+                return False
+            tailed.waits_for = None
+        try:
+            size = os.fstat(tailed.fd).st_size
+        except OSError as exc:
+            self.failed("read", f"{tailed.path}: {exc}")
+            return False
+        if size < tailed.offset:
+            log.warning("file.truncated", source=self.name, path=tailed.path,
+                        offset=tailed.offset, size=size)
+            tailed.offset = tailed.committed = 0
+            tailed.carry = b""
+            tailed.fingerprint = _fingerprint(tailed.fd, min(FINGERPRINT_BYTES, size))
+            tailed.fingerprint_len = min(FINGERPRINT_BYTES, size)
+        now = time.monotonic()
+        if size == tailed.offset:
+            if tailed.carry and now - tailed.carry_since >= PARTIAL_FLUSH:
+                data, tailed.carry = tailed.carry + b"\n", b""
+                await self._emit(tailed, emit, data, tailed.offset)
+                return True
+            if tailed.rotated and now - tailed.idle_since >= ROTATED_GRACE:
+                self._close(tailed)
+            return False
+        tailed.idle_since = now
+        try:
+            data = os.pread(tailed.fd, READ_SIZE, tailed.offset)
+        except OSError as exc:
+            self.failed("read", f"{tailed.path}: {exc}")
+            return False
+        if not data:
+            return False
+        tailed.offset += len(data)
+        buf = tailed.carry + data if tailed.carry else data
+        cut = buf.rfind(b"\n") + 1
+        carry = buf[cut:]
+        limit = self.file_config.max_line_bytes
+        if len(carry) > limit:
+            # A runaway line: take its head, skip to its end.
+            self.skipped_lines += 1
+            whole = buf[:cut] + carry[:limit] + b"\n"
+            tailed.carry = b""
+            await self._skip_rest_of_line(tailed)
+            await self._emit(tailed, emit, whole, tailed.offset)
+            return True
+        if carry and carry != tailed.carry:
+            tailed.carry_since = now
+        tailed.carry = carry
+        if cut:
+            await self._emit(tailed, emit, buf[:cut], tailed.offset - len(carry))
+        self.recovered()
+        return True
+
+    async def _skip_rest_of_line(self, tailed: Tailed) -> None:
+        while True:
+            data = os.pread(tailed.fd, READ_SIZE, tailed.offset)
+            if not data:
+                return
+            newline = data.find(b"\n")
+            if newline >= 0:
+                tailed.offset += newline + 1
+                return
+            tailed.offset += len(data)
+
+    async def _emit(self, tailed: Tailed, emit: Emit, data: bytes, end_offset: int) -> None:
+        self.counted(data.count(b"\n"), len(data))
+        await emit(Batch(source=self, stream=tailed.key, origin=tailed.origin, data=data,
+                         arrival=time.time(), token=(tailed.key, end_offset)))
+
+    def _close(self, tailed: Tailed) -> None:
+        log.info("file.closed", source=self.name, path=tailed.path, offset=tailed.offset)
+        if tailed.committed >= tailed.offset:
+            self.saved[tailed.key] = {
+                "path": tailed.path, "dev": tailed.dev, "ino": tailed.ino,
+                "offset": tailed.committed, "fingerprint": tailed.fingerprint,
+                "fingerprint_len": tailed.fingerprint_len, "finished": time.time()}
+            os.close(tailed.fd)
+            del self.files[tailed.key]
+        # else: its last lines are still being processed; close once they are committed
