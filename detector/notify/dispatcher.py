@@ -83,6 +83,8 @@ class Dispatcher:
         self.clock = clock
         self._wake: dict[str, asyncio.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._sending: set[asyncio.Task[None]] = set()      # workers with a request in flight
+        self._generation = 0
         self._client: httpx.AsyncClient | None = None
         self._stopping = False
         self._progress = asyncio.Event()     # an item left the queue (sent or dead)
@@ -156,7 +158,16 @@ class Dispatcher:
                 self._tasks.append(asyncio.create_task(self._refresher(notifier),
                                                        name=f"notify-refresh:{name}"))
 
-    async def _stop_workers(self) -> None:
+    async def _stop_workers(self, grace: float = 0.0) -> None:
+        """Stop the workers; one in the middle of a request may finish it within `grace`."""
+        self._generation += 1
+        for task in self._tasks:
+            if task not in self._sending:
+                task.cancel()
+        for wake in self._wake.values():
+            wake.set()
+        if grace > 0 and self._sending:
+            await asyncio.wait(self._tasks, timeout=grace)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -165,8 +176,11 @@ class Dispatcher:
         self._tasks.clear()
 
     async def replace(self, notifiers: Sequence[Notifier]) -> None:
-        """New destinations (SIGHUP). An item cut off mid-send is sent again, same key."""
-        await self._stop_workers()
+        """New destinations (SIGHUP). A request in flight completes first, so the old
+        destination's answer is recorded and nothing is sent twice; one that outlasts its
+        timeout is cut off and sent again, with the same key."""
+        await self._stop_workers(grace=max((n.config.timeout for n in self.notifiers.values()),
+                                           default=0.0) + 1.0)
         kept = {n.name: n for n in self.notifiers.values()}
         self.notifiers = {n.name: n for n in notifiers}
         for name, notifier in self.notifiers.items():
@@ -199,7 +213,8 @@ class Dispatcher:
     async def _worker(self, notifier: Notifier) -> None:
         bucket = TokenBucket(notifier.rate)
         wake = self._wake[notifier.name]
-        while not self._stopping:
+        generation = self._generation
+        while not self._stopping and generation == self._generation:
             item = self.outbox.head(notifier.name)
             now = self.clock()
             if item is None:
@@ -222,6 +237,9 @@ class Dispatcher:
     async def _attempt(self, notifier: Notifier, item: Item) -> None:
         assert self._client is not None
         request = notifier.request(item.payload, key=item.key, now=self.clock())
+        task = asyncio.current_task()
+        assert task is not None
+        self._sending.add(task)
         try:
             response = await self._client.request(
                 request.method, request.url, content=request.body, headers=request.headers,
@@ -239,6 +257,8 @@ class Dispatcher:
         except httpx.HTTPError as exc:
             self._retry(notifier, item, f"{type(exc).__name__}: {exc}", None)
             return
+        finally:
+            self._sending.discard(task)
         self.outbox.delivered(item.id)
         self._progress.set()
         notifier.delivered(item.payload)

@@ -124,20 +124,31 @@ class DockerSource(Source):
                                      timeout=httpx.Timeout(10.0, read=None)) as client:
             self.client = client
             attempt = 0
-            while not stop.is_set():
-                try:
-                    await self._watch(client, emit, stop)
-                    attempt = 0
-                except (httpx.HTTPError, OSError, ValueError) as exc:
-                    self.failed("engine", f"{self.docker.socket}: {exc}")
-                    attempt += 1
-                if await self.sleep(stop, self.backoff(attempt)):
-                    break
-            for follow in list(self.follows.values()):
-                if follow.task is not None:
-                    follow.task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await follow.task
+            stopping = asyncio.ensure_future(stop.wait())
+            try:
+                while not stop.is_set():
+                    watch = asyncio.ensure_future(self._watch(client, emit, stop))
+                    await asyncio.wait({watch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                    if not watch.done():
+                        watch.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await watch
+                        break
+                    error = watch.exception()
+                    if error is not None:
+                        self.failed("engine", f"{self.docker.socket}: {error}")
+                        attempt += 1
+                    else:
+                        attempt = 0
+                    if await self.sleep(stop, self.backoff(attempt)):
+                        break
+            finally:
+                stopping.cancel()
+                for follow in list(self.follows.values()):
+                    if follow.task is not None:
+                        follow.task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await follow.task
 
     async def _watch(self, client: httpx.AsyncClient, emit: Emit, stop: asyncio.Event) -> None:
         """List containers, follow the matching ones, and follow new ones from /events."""
@@ -162,8 +173,6 @@ class DockerSource(Source):
                     event = orjson.loads(line)
                     if event.get("Action") == "start" or event.get("status") == "start":
                         await self._maybe_follow(client, event["id"], emit, stop)
-                if stop.is_set():
-                    return
 
     async def _maybe_follow(self, client: httpx.AsyncClient, container: str, emit: Emit,
                             stop: asyncio.Event) -> None:
@@ -198,41 +207,57 @@ class DockerSource(Source):
 
     async def _follow(self, client: httpx.AsyncClient, follow: Follow, emit: Emit,
                       stop: asyncio.Event) -> None:
+        """Follow one container's logs until it stops; reconnect from the last line after
+        a broken stream or a corrupt frame (nothing skipped, nothing repeated)."""
+        origin = Origin(source=f"docker:{follow.name}", service=follow.service,
+                        override=self.config.service, allow_json=self.config.format != "plain")
+        attempt = 0
+        while not stop.is_set():
+            try:
+                ended = await self._stream(client, follow, emit, origin)
+                attempt = 0
+                if ended:
+                    return
+            except FrameError as exc:
+                self.failed("frame", f"{follow.name}: {exc}")
+                attempt += 1
+            except httpx.HTTPError as exc:
+                self.failed("logs", f"{follow.name}: {exc!r}")
+                attempt += 1
+            if await self.sleep(stop, self.backoff(attempt)):
+                return
+
+    async def _stream(self, client: httpx.AsyncClient, follow: Follow, emit: Emit,
+                      origin: Origin) -> bool:
+        """One logs request; True when the container's stream ended normally."""
         params = {"follow": "1", "stdout": "1", "stderr": "1", "timestamps": "1"}
         if follow.since:
             params["since"] = f"{follow.since:.9f}"
-        origin = Origin(source=f"docker:{follow.name}", service=follow.service,
-                        override=self.config.service, allow_json=self.config.format != "plain")
         decoder = FrameDecoder()
         partial: dict[int, bytes] = {}
-        pending: list[bytes] = []
-        last = follow.since
-        try:
-            async with client.stream("GET", f"/containers/{follow.id}/logs",
-                                     params=params) as response:
-                if response.status_code != 200:
-                    self.failed("logs", f"{follow.name}: HTTP {response.status_code}")
-                    return
-                async for chunk in response.aiter_bytes():
-                    frames = [(1, chunk)] if follow.tty else decoder.feed(chunk)
-                    for kind, payload in frames:
-                        for line, when in self._lines(kind, payload, partial, follow.tty):
-                            if when is not None:
-                                if when <= follow.since:
-                                    continue         # already handed over before a restart
-                                last = when
-                            pending.append(line)
-                    if pending:               # hand over what each chunk completed
-                        await self._flush(emit, follow, origin, pending, last)
-                        pending = []
-                    if stop.is_set():
-                        return
-        except FrameError as exc:
-            self.failed("frame", f"{follow.name}: {exc}")
-        finally:
-            if pending:
-                await self._flush(emit, follow, origin, pending, last)
-            follow.since = max(follow.since, last)
+        async with client.stream("GET", f"/containers/{follow.id}/logs",
+                                 params=params) as response:
+            if response.status_code == 404:
+                return True
+            if response.status_code != 200:
+                raise httpx.HTTPStatusError(f"logs answered {response.status_code}",
+                                            request=response.request, response=response)
+            self.recovered()
+            async for chunk in response.aiter_bytes():
+                frames = [(1, chunk)] if follow.tty else decoder.feed(chunk)
+                pending: list[bytes] = []
+                last = follow.since
+                for kind, payload in frames:
+                    for line, when in self._lines(kind, payload, partial, follow.tty):
+                        if when is not None:
+                            if when <= follow.since:
+                                continue         # handed over before (a reconnect)
+                            last = when
+                        pending.append(line)
+                if pending:
+                    await self._flush(emit, follow, origin, pending, last)
+                    follow.since = max(follow.since, last)
+        return True
 
     def _lines(self, kind: int, payload: bytes, partial: dict[int, bytes],
                tty: bool) -> list[tuple[bytes, float | None]]:

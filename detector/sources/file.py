@@ -63,6 +63,7 @@ class Tailed:
     carry: bytes = b""
     carry_since: float = 0.0
     rotated: bool = False      # the path no longer names this file: finish it and close
+    done: bool = False         # rotated and read to its end (closed once committed)
     idle_since: float = field(default_factory=time.monotonic)
     waits_for: str | None = None   # key of an older file that must be finished first
 
@@ -266,7 +267,8 @@ class FileSource(Source):
     async def _read(self, tailed: Tailed, emit: Emit) -> bool:
         """Read what is there; True if something was read."""
         if tailed.waits_for is not None:
-            if tailed.waits_for in self.files:
+            older = self.files.get(tailed.waits_for)
+            if older is not None and not older.done:
                 return False
             tailed.waits_for = None
         try:
@@ -288,7 +290,9 @@ class FileSource(Source):
                 await self._emit(tailed, emit, data, tailed.offset)
                 return True
             if tailed.rotated and now - tailed.idle_since >= ROTATED_GRACE:
-                self._close(tailed)
+                tailed.done = True
+                if tailed.committed >= tailed.offset:
+                    self._close(tailed)
             return False
         tailed.idle_since = now
         try:
@@ -336,12 +340,11 @@ class FileSource(Source):
                          arrival=time.time(), token=(tailed.key, end_offset)))
 
     def _close(self, tailed: Tailed) -> None:
+        """A finished file whose lines are all committed: remember its end, let it go."""
         log.info("file.closed", source=self.name, path=tailed.path, offset=tailed.offset)
-        if tailed.committed >= tailed.offset:
-            self.saved[tailed.key] = {
-                "path": tailed.path, "dev": tailed.dev, "ino": tailed.ino,
-                "offset": tailed.committed, "fingerprint": tailed.fingerprint,
-                "fingerprint_len": tailed.fingerprint_len, "finished": time.time()}
-            os.close(tailed.fd)
-            del self.files[tailed.key]
-        # else: its last lines are still being processed; close once they are committed
+        self.saved[tailed.key] = {
+            "path": tailed.path, "dev": tailed.dev, "ino": tailed.ino,
+            "offset": tailed.committed, "fingerprint": tailed.fingerprint,
+            "fingerprint_len": tailed.fingerprint_len, "finished": time.time()}
+        os.close(tailed.fd)
+        del self.files[tailed.key]

@@ -119,6 +119,12 @@ class LokiSource(Source):
             self.at_cursor.add(ident)
             by_stream.setdefault(key, (labels, []))[1].append(record_lines(line, stamp / 1e9))
         self.recovered()
+        full = len(entries) >= self.loki.limit
+        if full and not by_stream and entries and entries[-1][0] == self.cursor:
+            # More than `limit` entries share this nanosecond: the page cannot move on.
+            # Step past it (what lies beyond the page at that instant is skipped, counted).
+            self.failed("crowded", f"more than {self.loki.limit} entries at {self.cursor} ns")
+            self.cursor, self.at_cursor = self.cursor + 1, set()
         for key, (labels, lines) in by_stream.items():
             data = b"".join(lines)
             self.counted(len(lines), len(data))
@@ -126,7 +132,7 @@ class LokiSource(Source):
                              data=data, arrival=time.time(),
                              token=(self.cursor, sorted(self.at_cursor))))
         self.lag.set(max(0.0, (now - self.cursor) / 1e9), source=self.name, unit="seconds")
-        return len(entries) >= self.loki.limit
+        return full
 
     def _origin(self, labels: dict[str, str]) -> Origin:
         service = next((labels[k] for k in self.loki.service_labels if labels.get(k)), None)

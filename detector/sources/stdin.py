@@ -28,6 +28,8 @@ class StdinSource(Source):
         self.origin = Origin(source="stdin", service=config.service or "stdin",
                              override=config.service, allow_json=config.format != "plain",
                              expect_json=config.format in ("json", "docker", "cloudwatch"))
+        self._carry = b""            # a line not finished yet
+        self._ended = False
 
     @property
     def finite(self) -> bool:
@@ -37,24 +39,35 @@ class StdinSource(Source):
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=READ_SIZE * 2)
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), self.stream)
-        carry = b""
         limit = self.stdin_config.max_line_bytes
-        while not stop.is_set():
-            data = await reader.read(READ_SIZE)
-            if not data:
-                if carry:
-                    await self._emit(emit, carry + b"\n", final=True)
-                else:
-                    await self._emit(emit, b"", final=True)
-                return
-            buf = carry + data
-            cut = buf.rfind(b"\n") + 1
-            carry = buf[cut:]
-            if len(carry) > limit:
-                buf = buf[:cut] + carry[:limit] + b"\n"
-                cut, carry = len(buf), b""
-            if cut:
-                await self._emit(emit, buf[:cut])
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                reading = asyncio.ensure_future(reader.read(READ_SIZE))
+                await asyncio.wait({reading, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                if not reading.done():
+                    reading.cancel()
+                    return
+                await self._handle(reading.result(), emit, limit)
+                if self._ended:
+                    return
+        finally:
+            stopped.cancel()
+
+    async def _handle(self, data: bytes, emit: Emit, limit: int) -> None:
+        carry = self._carry
+        if not data:
+            self._ended = True
+            await self._emit(emit, carry + b"\n" if carry else b"", final=True)
+            return
+        buf = carry + data
+        cut = buf.rfind(b"\n") + 1
+        self._carry = buf[cut:]
+        if len(self._carry) > limit:
+            buf = buf[:cut] + self._carry[:limit] + b"\n"
+            cut, self._carry = len(buf), b""
+        if cut:
+            await self._emit(emit, buf[:cut])
 
     async def _emit(self, emit: Emit, data: bytes, final: bool = False) -> None:
         self.counted(data.count(b"\n"), len(data))

@@ -1,0 +1,167 @@
+"""Following files through rotation, truncation and restarts, never losing the place."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from test_sources_contract import Collector, running
+
+from detector.config import FileSourceConfig
+from detector.metrics import Registry
+from detector.sources.file import FileSource
+
+
+def source(directory: Path, *, start_at: str = "beginning", pattern: str = "*.log",
+           **changes: object) -> FileSource:
+    config = FileSourceConfig(type="file", name="files", path=str(directory / pattern),
+                              start_at=start_at, poll_interval=0.05, **changes)  # type: ignore[arg-type]
+    return FileSource(config, Registry())
+
+
+def append(path: Path, *lines: str) -> None:
+    with path.open("a") as handle:
+        handle.write("".join(f"{line}\n" for line in lines))
+
+
+def commit_all(tailer: FileSource, collector: Collector) -> None:
+    for batch in collector.batches:
+        tailer.commit(batch.token)
+
+
+async def test_rotation_by_rename_finishes_the_old_file_then_reads_the_new(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    append(log, "one", "two")
+    tailer = source(tmp_path)
+    async with running(tailer) as collector:
+        await collector.wait_for(2)
+        os.rename(log, tmp_path / "app.log.1")
+        append(tmp_path / "app.log.1", "three (written to the old file after the rename)")
+        append(log, "four (the new file)")
+        got = await collector.wait_for(4)
+    assert got == ["one", "two", "three (written to the old file after the rename)",
+                   "four (the new file)"]
+    assert {b.origin.service for b in collector.batches} == {"app"}
+
+
+async def test_copytruncate_and_truncation_start_again_at_zero(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    append(log, "one", "two")
+    tailer = source(tmp_path)
+    async with running(tailer) as collector:
+        await collector.wait_for(2)
+        log.write_text("")                                   # copytruncate
+        await asyncio.sleep(0.3)
+        append(log, "three")
+        got = await collector.wait_for(3)
+    assert got == ["one", "two", "three"]
+
+
+async def test_a_deleted_file_is_read_to_its_end(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    append(log, "one")
+    tailer = source(tmp_path)
+    async with running(tailer) as collector:
+        await collector.wait_for(1)
+        with log.open("a") as handle:
+            handle.write("two\n")
+            handle.flush()
+            log.unlink()
+            handle.write("three\n")
+        got = await collector.wait_for(3)
+    assert got == ["one", "two", "three"]
+
+
+async def test_files_appearing_later_are_read_from_their_start(tmp_path: Path) -> None:
+    append(tmp_path / "old.log", "history that was already there")
+    tailer = source(tmp_path, start_at="end")
+    async with running(tailer) as collector:
+        await asyncio.sleep(0.3)
+        append(tmp_path / "old.log", "new in old")
+        append(tmp_path / "new.log", "first line of a new file")
+        got = await collector.wait_for(2)
+    assert sorted(got) == ["first line of a new file", "new in old"]
+
+
+async def test_a_file_rotated_while_down_is_finished_first(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    append(log, "one", "two")
+    first = source(tmp_path)
+    async with running(first) as collector:
+        await collector.wait_for(2)
+        commit_all(first, collector)
+        saved = first.checkpoint()
+    append(log, "three (written while the detector was down)")
+    os.rename(log, tmp_path / "app.log.1")                   # rotated while down
+    append(log, "four (the new file)")
+    second = source(tmp_path)
+    second.restore(saved)
+    async with running(second) as collector:
+        got = await collector.wait_for(2)
+        await asyncio.sleep(0.3)
+    assert collector.lines() == ["three (written while the detector was down)",
+                                 "four (the new file)"]
+    assert got[0].startswith("three")
+
+
+async def test_a_reused_inode_is_not_mistaken_for_the_old_file(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    append(log, "old content of the old file " * 3)
+    first = source(tmp_path)
+    async with running(first) as collector:
+        await collector.wait_for(1)
+        commit_all(first, collector)
+        saved = first.checkpoint()
+    item = saved["files"][0]
+    log.write_text("entirely different contents\nsecond\n")      # same inode, new bytes
+    item["offset"] = 5
+    second = source(tmp_path)
+    second.restore(saved)
+    async with running(second) as collector:
+        got = await collector.wait_for(2)
+    assert got == ["entirely different contents", "second"]      # from 0, not from 5
+
+
+async def test_unfinished_last_lines_wait_then_are_taken(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    with log.open("w") as handle:
+        handle.write("complete\npartial without newline")
+    tailer = source(tmp_path)
+    async with running(tailer) as collector:
+        assert await collector.wait_for(1) == ["complete"]
+        got = await collector.wait_for(2, within=10)
+    assert got == ["complete", "partial without newline"]
+
+
+async def test_runaway_lines_are_cut_and_counted(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    with log.open("w") as handle:
+        handle.write("x" * 3_000_000 + "\nafter\n")
+    tailer = source(tmp_path, max_line_bytes=1 << 20)
+    async with running(tailer) as collector:
+        got = await collector.wait_for(2)
+    assert [len(line) for line in got] == [1 << 20, 5]
+    assert tailer.skipped_lines == 1
+
+
+async def test_checkpoints_are_committed_positions_only(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    append(log, "one", "two")
+    tailer = source(tmp_path)
+    async with running(tailer) as collector:
+        await collector.wait_for(2)
+        assert tailer.checkpoint()["files"][0]["offset"] == 0      # nothing committed yet
+        commit_all(tailer, collector)
+        assert tailer.checkpoint()["files"][0]["offset"] == log.stat().st_size
+
+
+async def test_a_missing_directory_is_not_an_error_and_a_file_there_is_found(
+        tmp_path: Path) -> None:
+    tailer = source(tmp_path / "later", start_at="beginning")
+    async with running(tailer) as collector:
+        await asyncio.sleep(0.3)
+        assert tailer.health.ok
+        (tmp_path / "later").mkdir()
+        append(tmp_path / "later" / "app.log", "hello")
+        assert await collector.wait_for(1) == ["hello"]
