@@ -25,6 +25,7 @@ from typing import Any
 import structlog
 
 from detector import __version__
+from detector.batchqueue import BatchQueue
 from detector.build import build_pipeline, load_patterns, make_engine
 from detector.config import Config, load_config
 from detector.detect.novelty import NoveltyDetector
@@ -45,7 +46,7 @@ __all__ = ["Daemon", "run"]
 
 log = structlog.get_logger("detector.app")
 
-QUEUE_BATCHES = 64            # × ≤1 MiB per batch: the memory the queue may hold
+QUEUE_BYTES = 4 << 20         # what the queue may hold before the sources must wait
 TICK = 0.1
 PERSIST_EVERY = 5.0
 DRAIN_DEADLINE = 15.0         # on shutdown: for the queue, then for the outbox
@@ -75,10 +76,10 @@ class Daemon:
         self.dispatcher = Dispatcher(build_notifiers(config.notify), self.outbox, self.registry)
         self.pipeline = build_pipeline(config, self.engine, self._deliver, live=True)
         self.feeder = Feeder(self.pipeline)
-        self.queue: asyncio.Queue[Batch] = asyncio.Queue(maxsize=QUEUE_BATCHES)
+        self.queue = BatchQueue(QUEUE_BYTES)
         self.sources: list[Source] = [
             build_source(c, self.registry, self._queue_full) for c in config.sources]
-        self.watch = Watch(self.sources, self.pipeline, self.registry, self.queue.qsize,
+        self.watch = Watch(self.sources, self.pipeline, self.registry, self.queue,
                            lambda: self.feeder.held)
         self.systemd = Systemd()
         self.stop_sources = asyncio.Event()
@@ -90,7 +91,7 @@ class Daemon:
         self.dispatcher.enqueue(event)       # durably in the outbox before anything is sent
 
     def _queue_full(self) -> bool:
-        return self.queue.qsize() >= QUEUE_BATCHES * 3 // 4
+        return self.queue.nearly_full()
 
     # -- persistence ------------------------------------------------------------------
     def _detector(self, kind: type[Any]) -> Any:
@@ -136,7 +137,8 @@ class Daemon:
                 self.feeder.feed(batch)
             except DetectorError as exc:
                 log.error("pipeline.failed", source=batch.source.name, error=str(exc))
-            self.queue.task_done()
+            self.queue.task_done(batch)
+            await asyncio.sleep(0)          # let the endpoint, the ticker and delivery run
 
     async def _tick(self) -> None:
         last_persist = last_advance = last_watchdog = time.monotonic()

@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from detector.batchqueue import BatchQueue
 from detector.metrics import Registry
 from detector.pipeline import Pipeline
 from detector.sources.base import Source
@@ -31,7 +32,7 @@ RUNBOOK = {
 
 class Watch:
     def __init__(self, sources: Sequence[Source], pipeline: Pipeline, registry: Registry,
-                 queue_depth: Any, held: Any) -> None:
+                 queue: BatchQueue, held: Any) -> None:
         self.sources = list(sources)
         self.pipeline = pipeline
         self.down: dict[str, float] = {}          # source name → last report time
@@ -61,7 +62,9 @@ class Watch:
                          "Timestamps in the future, clamped to arrival.",
                          lambda: [({}, float(clock.future))])
         registry.gauge("detector_queue_batches", "Batches waiting to be processed.",
-                       lambda: [({}, float(queue_depth()))])
+                       lambda: [({}, float(queue.qsize()))])
+        registry.gauge("detector_queue_bytes", "Bytes waiting to be processed (bounded).",
+                       lambda: [({}, float(queue.bytes))])
         registry.gauge("detector_held_bytes", "Bytes held back waiting for an event's end.",
                        lambda: [({}, float(held()))])
         registry.gauge("detector_open_incidents", "Open incidents.",

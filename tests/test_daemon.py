@@ -30,13 +30,17 @@ def stamp() -> str:
 
 class Daemon:
     def __init__(self, tmp: Path, webhook: str, extra: str = "", env: dict[str, str] | None = None,
-                 pattern: str = "*.log", max_silence: str | None = None) -> None:
+                 pattern: str = "*.log", max_silence: str | None = None,
+                 source: str | None = None) -> None:
         self.tmp = tmp
         self.logs = tmp / "logs"
         self.logs.mkdir(exist_ok=True)
         self.port = free_port()
         self.config = tmp / "detector.toml"
         silence = f'max_silence = "{max_silence}"\n' if max_silence else ""
+        source = source or (f'[[source]]\ntype = "file"\nname = "app-logs"\n'
+                            f'path = "{self.logs / pattern}"\nstart_at = "beginning"\n'
+                            f'poll_interval = "50ms"\n{silence}')
         self.config.write_text(f"""
 [state]
 dir = "{tmp / 'state'}"
@@ -44,13 +48,7 @@ dir = "{tmp / 'state'}"
 listen = "127.0.0.1:{self.port}"
 [detect]
 rates = false
-[[source]]
-type = "file"
-name = "app-logs"
-path = "{self.logs / pattern}"
-start_at = "beginning"
-poll_interval = "50ms"
-{silence}
+{source}
 [[notify]]
 type = "webhook"
 name = "hook"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from detector.notify.outbox import Outbox
+from detector.notify.outbox import SENT_RETENTION, Outbox
 
 
 def event(n: int) -> dict:  # type: ignore[type-arg]
@@ -30,6 +30,19 @@ def test_the_same_key_is_spooled_once_per_destination(tmp_path: Path) -> None:
         assert not outbox.add("slack", "k", event(1))
         assert outbox.add("webhook", "k", event(1))
         assert outbox.depth() == {("slack", "pending"): 1, ("webhook", "pending"): 1}
+
+
+def test_a_sent_key_refuses_a_repeat_for_a_day_then_is_forgotten(tmp_path: Path) -> None:
+    with Outbox(tmp_path / "o.sqlite3") as outbox:
+        outbox.add("slack", "k", event(1), now=100.0)
+        (item,) = outbox.items()
+        outbox.delivered(item.id, now=101.0)
+        assert not outbox.add("slack", "k", event(1))        # read again after a crash
+        assert outbox.items() == [] and outbox.depth() == {} and outbox.pending() == 0
+        assert [i.key for i in outbox.items(state="sent")] == ["k"]
+        assert outbox.forget_sent(before=101.0) == 0
+        assert outbox.forget_sent(before=101.0 + SENT_RETENTION) == 1
+        assert outbox.add("slack", "k", event(1))
 
 
 def test_retry_later_keeps_the_item_at_the_head(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from detector.errors import NotifyError
 from detector.metrics import Registry
 from detector.notify.alertmanager import AlertmanagerNotifier
 from detector.notify.base import Notifier, event_key
-from detector.notify.outbox import Item, Outbox
+from detector.notify.outbox import SENT_RETENTION, Item, Outbox
 from detector.notify.pagerduty import PagerDutyNotifier
 from detector.notify.slack import SlackNotifier
 from detector.notify.webhook import WebhookNotifier
@@ -34,6 +34,7 @@ from detector.notify.webhook import WebhookNotifier
 __all__ = ["Dispatcher", "build_notifiers"]
 
 log = structlog.get_logger("detector.notify")
+FORGET_EVERY = 600.0
 
 NOTIFIERS: dict[str, type[Notifier]] = {
     "slack": SlackNotifier, "pagerduty": PagerDutyNotifier,
@@ -150,6 +151,7 @@ class Dispatcher:
         await self.stop()
 
     def _start_workers(self) -> None:
+        self._tasks.append(asyncio.create_task(self._forgetter(), name="notify-forget"))
         for name, notifier in self.notifiers.items():
             self._wake[name] = asyncio.Event()
             self._tasks.append(asyncio.create_task(self._worker(notifier),
@@ -259,7 +261,7 @@ class Dispatcher:
             return
         finally:
             self._sending.discard(task)
-        self.outbox.delivered(item.id)
+        self.outbox.delivered(item.id, now=self.clock())
         self._progress.set()
         notifier.delivered(item.payload)
         self.sent.inc(destination=notifier.name)
@@ -279,6 +281,12 @@ class Dispatcher:
         self._progress.set()
         self.dead.inc(destination=notifier.name)
         log.error("notify.dead_letter", destination=notifier.name, key=item.key, error=error)
+
+    async def _forgetter(self) -> None:
+        """Drop the keys of old sent notifications (they refuse repeats for a day)."""
+        while not self._stopping:
+            self.outbox.forget_sent(self.clock() - SENT_RETENTION)
+            await asyncio.sleep(FORGET_EVERY)
 
     async def _refresher(self, notifier: Notifier) -> None:
         """Re-post what a stateful destination must keep hearing (open alerts)."""

