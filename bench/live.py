@@ -69,8 +69,12 @@ class Hook:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 at = time.time()
+                try:
+                    event = json.loads(body)
+                except ValueError:            # the sender was stopped in mid-request
+                    return
                 with hook.lock:
-                    hook.received.append(Received(at, json.loads(body),
+                    hook.received.append(Received(at, event,
                                                   self.headers.get("X-Detector-Event-Id", "")))
                 self.send_response(204)
                 self.send_header("Content-Length", "0")

@@ -253,9 +253,7 @@ class Daemon:
                 with contextlib.suppress(Exception):
                     await flush()
         self.persist()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(DRAIN_DEADLINE):
-                await self.dispatcher.drain()
+        await self.dispatcher.drain(within=DRAIN_DEADLINE)
         log.info("detector.stopped", pending_notifications=self.outbox.pending())
 
     def _routes(self) -> dict[str, Any]:

@@ -60,6 +60,14 @@ def _parser() -> argparse.ArgumentParser:
         help="check config and pattern packs, run every pattern's examples")
     validate.add_argument("--engine", choices=("auto", "hyperscan", "regex"), default="auto")
 
+    health = commands.add_parser(
+        "health", parents=[with_config],
+        help="ask the running daemon's /healthz: exit 0 if healthy, 1 if not",
+        description="For health checks (a container's HEALTHCHECK): asks the daemon "
+                    "configured by -c on its [http] listen address.")
+    health.add_argument("--url", help="ask this URL instead (http://HOST:PORT/healthz)")
+    health.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS")
+
     outbox = commands.add_parser("outbox", help="notifications waiting or dead-lettered")
     outbox_commands = outbox.add_subparsers(dest="outbox_command", metavar="ACTION")
     outbox_commands.required = True
@@ -115,6 +123,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from detector.commands import validate
 
         return validate(config, engine=args.engine)
+    if args.command == "health":
+        from detector.commands import health
+
+        return health(config, url=args.url, timeout=args.timeout)
     if args.command == "patterns":
         from detector.commands import patterns_list, patterns_test
 

@@ -164,12 +164,7 @@ class _Notifying:
     def deliver(self, timeout: float) -> bool:
         async def run() -> bool:
             async with self.dispatcher:
-                try:
-                    async with asyncio.timeout(timeout):
-                        await self.dispatcher.drain()
-                except TimeoutError:
-                    return False
-                return True
+                return await self.dispatcher.drain(within=timeout)
 
         try:
             done = asyncio.run(run())

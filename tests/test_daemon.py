@@ -138,6 +138,10 @@ def test_an_appended_line_becomes_a_delivered_incident(tmp_path: Path) -> None:
                        "detector_queue_batches 0"]:
             assert series in metrics, series
         assert httpx.get(running.url("/nope")).status_code == 404
+        asked = subprocess.run([sys.executable, "-m", "detector", "health", "-c",
+                                str(running.config)], capture_output=True, text=True,
+                               env=running.env, check=False)
+        assert (asked.returncode, asked.stdout) == (0, "ok: 1 sources healthy\n")
 
         assert running.stop() == 0
         names = [e["event"] for e in running.logged()]
@@ -226,6 +230,11 @@ def test_a_silent_source_opens_source_down_and_recovery_resolves_it(tmp_path: Pa
         assert (down["class"], down["service"], down["event"]) == (
             "source_down", "app-logs", "open")
         assert httpx.get(running.url("/healthz")).status_code == 503
+        asked = subprocess.run([sys.executable, "-m", "detector", "health", "-c",
+                                str(running.config)], capture_output=True, text=True,
+                               env=running.env, check=False)
+        assert asked.returncode == 1
+        assert asked.stdout.startswith("unhealthy: source app-logs: no data for ")
         with log.open("a") as out:
             out.write(f"{stamp()} INFO alive again\n")
         deadline = time.time() + 20
@@ -264,3 +273,19 @@ def test_kill_9_while_following_skips_no_line_and_loses_no_incident(tmp_path: Pa
                    if r.json()["fields"]["lock"] == lock and r.json()["event"] == "open"}
         assert len(repeats) == 1, (lock, repeats)
     assert len(ids) >= lines
+
+
+def test_health_says_when_nothing_answers_and_when_there_is_no_endpoint(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "detector.toml"
+    config.write_text(f'[http]\nlisten = "0.0.0.0:{port}"\n')
+    asked = subprocess.run([sys.executable, "-m", "detector", "health", "-c", str(config)],
+                           capture_output=True, text=True, check=False)
+    assert asked.returncode == 1
+    assert asked.stdout.startswith(f"unreachable: http://127.0.0.1:{port}/healthz: ")
+    config.write_text('[http]\nlisten = ""\n')
+    asked = subprocess.run([sys.executable, "-m", "detector", "health", "-c", str(config)],
+                           capture_output=True, text=True, check=False)
+    assert asked.returncode == 2
+    assert asked.stderr == (f"detector: {config}: the HTTP endpoint is off ([http] listen = "
+                            '""), so there is no /healthz to ask\n')

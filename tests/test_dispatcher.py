@@ -118,6 +118,19 @@ async def test_replacing_notifiers_lets_a_request_in_flight_finish(tmp_path: Pat
     assert d.sent.value(destination="webhook") == 2
 
 
+async def test_draining_a_busy_outbox_stops_at_its_deadline(tmp_path: Path) -> None:
+    with Receiver(default=Answer(204, b"", delay=0.05)) as receiver:  # all: ≥ 25 s
+        d = dispatcher(tmp_path, "webhook", receiver.url)
+        for n in range(500):
+            d.enqueue(incident(id=f"i{n}"))
+        async with d:
+            started = time.monotonic()
+            drained = await d.drain(within=1.0)
+            took = time.monotonic() - started
+            assert not drained and 1.0 <= took < 10.0       # delivery went on all along
+            assert 0 < d.sent.value(destination="webhook") < 500
+
+
 async def test_an_unreachable_destination_is_retried_not_lost(tmp_path: Path) -> None:
     with Receiver() as receiver:
         unreachable = receiver.url.rsplit(":", 1)[0] + ":9"      # discard port: refused

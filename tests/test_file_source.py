@@ -165,3 +165,62 @@ async def test_a_missing_directory_is_not_an_error_and_a_file_there_is_found(
         (tmp_path / "later").mkdir()
         append(tmp_path / "later" / "app.log", "hello")
         assert await collector.wait_for(1) == ["hello"]
+
+
+def scan_as(uid: int | None, pattern: str) -> tuple[bool, str]:
+    """One scan of a file source, as another user when ``uid`` is given (in a fork)."""
+    config = FileSourceConfig(type="file", name="files", path=pattern, start_at="beginning")
+    if uid is None:
+        tailer = FileSource(config, Registry())
+        tailer._scan()
+        return tailer.health.ok, tailer.health.reason
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                          # the child: drop root, scan, report
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            tailer = FileSource(config, Registry())
+            tailer._scan()
+            os.write(write_end, f"{tailer.health.ok}|{tailer.health.reason}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        ok, reason = answer.read().decode().split("|")
+    os.waitpid(pid, 0)
+    return ok == "True", reason
+
+
+def test_a_directory_it_may_not_list_is_reported_not_silently_empty() -> None:
+    """glob() returns nothing for a directory it cannot read; the source says why."""
+    import shutil
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="detector-perm-"))      # reachable by everyone
+    try:
+        top.chmod(0o755)
+        secret, public = top / "secret", top / "public"
+        for directory in (secret, public):
+            directory.mkdir(mode=0o755)
+            append(directory / "app.log", "a line")
+        secret.chmod(0o700)
+        # root may read anything: scan as an unprivileged user (nobody), as systemd runs us.
+        uid = 65534 if os.geteuid() == 0 else None
+        assert scan_as(uid, str(public / "*.log")) == (True, "")
+        ok, reason = scan_as(uid, str(secret / "*.log"))
+        assert not ok
+        assert reason == f"permission: {secret}: cannot list it (Permission denied)"
+    finally:
+        shutil.rmtree(top)
+
+
+def test_the_directory_a_glob_starts_from() -> None:
+    from detector.sources.file import static_directory
+
+    assert static_directory("/var/log/app/*.log") == "/var/log/app"
+    assert static_directory("/var/log/*/app.log") == "/var/log"
+    assert static_directory("/srv/**/[ab]*.log") == "/srv"
+    assert static_directory("app.log") == "."
+    assert static_directory("/app.log") == "/"

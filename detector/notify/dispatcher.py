@@ -204,12 +204,25 @@ class Dispatcher:
             await self._client.aclose()
             self._client = None
 
-    async def drain(self) -> None:
-        """Wait until nothing is pending for our destinations (bound it with a timeout)."""
+    async def drain(self, within: float | None = None) -> bool:
+        """Wait until nothing is pending for our destinations, at most ``within`` seconds.
+
+        True when everything was delivered (or dead-lettered). The deadline is kept
+        here, not by cancelling from outside: Python 3.11's ``wait_for`` can swallow a
+        cancellation that arrives as its future completes, which a busy outbox makes
+        likely.
+        """
+        end = None if within is None else time.monotonic() + within
         while self.outbox.pending(self.notifiers) > 0:
+            wait = self.idle_poll
+            if end is not None:
+                wait = min(wait, end - time.monotonic())
+                if wait <= 0:
+                    return False
             self._progress.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._progress.wait(), self.idle_poll)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), wait)
+        return True
 
     # -- delivery -------------------------------------------------------------------
     async def _worker(self, notifier: Notifier) -> None:

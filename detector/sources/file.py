@@ -72,6 +72,17 @@ class Tailed:
         return f"{self.dev}:{self.ino}"
 
 
+def static_directory(pattern: str) -> str:
+    """The directory a glob starts from: ``/var/log/app/*.log`` → ``/var/log/app``."""
+    parts = pattern.split("/")[:-1]
+    fixed = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return "/".join(fixed) or ("/" if pattern.startswith("/") else ".")
+
+
 def _fingerprint(fd: int, length: int) -> str:
     return hashlib.sha1(os.pread(fd, length, 0)).hexdigest()
 
@@ -86,6 +97,7 @@ class FileSource(Source):
         self.saved: dict[str, dict[str, Any]] = {}  # checkpoints not yet matched to a file
         self.first_scan = True
         self.skipped_lines = 0
+        self.base_dir = static_directory(config.path)
 
     # -- checkpoints ------------------------------------------------------------------
     def restore(self, saved: dict[str, Any]) -> None:
@@ -159,6 +171,8 @@ class FileSource(Source):
         except OSError as exc:
             self.failed("glob", exc)
             return
+        if not paths and not self._directory_readable():
+            return
         paths = [p for p in paths if not any(fnmatch.fnmatch(p, x)
                                               for x in self.file_config.exclude)]
         seen_keys: dict[str, str] = {}
@@ -186,6 +200,21 @@ class FileSource(Source):
             if key not in self.files:
                 self._open(path, key)
         self.first_scan = False
+
+    def _directory_readable(self) -> bool:
+        """glob() says nothing about a directory it cannot list: say it (missing is fine)."""
+        try:
+            with os.scandir(self.base_dir):
+                pass
+        except FileNotFoundError:
+            return True
+        except OSError as exc:
+            self.failed("permission" if isinstance(exc, PermissionError) else "directory",
+                        f"{self.base_dir}: cannot list it ({exc.strerror})")
+            return False
+        if not self.health.ok and self.health.reason.startswith(("permission", "directory")):
+            self.recovered()
+        return True
 
     def _recover_moved(self, visible: set[str]) -> None:
         now = time.time()
