@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck unit bench bench-detection clean
+.PHONY: demo test lint typecheck unit bench bench-detection bench-live clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("detector needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -37,6 +37,16 @@ test: lint typecheck unit
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/throughput.py
+
+bench-detection: $(VENV)/.installed-test
+	$(BIN)/python bench/detection/harness.py
+
+# the daemon's numbers; run them one at a time on a quiet machine
+bench-live: $(VENV)/.installed-test
+	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/backpressure.py
+	$(BIN)/python bench/kafka_throughput.py
+	$(BIN)/python bench/crash.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache bench/out

@@ -7,7 +7,8 @@ backward), at most ``limit`` in all, grouped by stream:
 ``{"status":"success","data":{"resultType":"streams","result":[{"stream":{...},
 "values":[["<ns>","<line>"],...]}],"stats":{...}}}``. ``X-Scope-OrgID`` must
 match the tenant when one is set. Faults can be queued: a status with a body
-(429 with Retry-After, 500, or an answer that is not JSON).
+(429 with Retry-After, 500, or an answer that is not JSON), or a hang (status 0:
+the request is held unanswered for ``float(body)`` seconds, then dropped).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import urllib.parse
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +41,10 @@ class FakeLoki:
                 loki.queries.append(params)
                 if loki.faults:
                     status, headers, body = loki.faults.popleft()
+                    if status == 0:
+                        time.sleep(float(body))
+                        self.close_connection = True
+                        return None
                     return self._send(status, headers, body)
                 if loki.tenant and self.headers.get("X-Scope-OrgID") != loki.tenant:
                     return self._send(401, {}, b"no org id\n")

@@ -61,6 +61,18 @@ async def test_429_500_and_answers_that_are_not_json_are_survived() -> None:
     assert source.health.ok
 
 
+async def test_a_request_that_hangs_is_abandoned_at_its_timeout_and_retried() -> None:
+    with FakeLoki() as loki:
+        loki.faults.append((0, {}, b"120"))                 # held unanswered for 2 minutes
+        loki.push(time.time_ns(), {"app": "api"}, "after the hang")
+        source = loki_source(loki, timeout=0.5)
+        async with running(source) as collector:
+            (line,) = await collector.wait_for(1, within=30)  # long before the server gives up
+    assert line.endswith("after the hang")
+    assert {dict(labels)["kind"] for labels, _ in source.errors.samples()} == {"request"}
+    assert source.health.ok
+
+
 async def test_a_crowded_nanosecond_does_not_stall_the_source() -> None:
     with FakeLoki() as loki:
         now = time.time_ns()

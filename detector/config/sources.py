@@ -55,6 +55,7 @@ class CloudWatchSourceConfig(SourceConfig):
     filter_pattern: str = ""
     stream_prefix: str = ""
     poll_interval: float = 5.0
+    timeout: float = 30.0               # one request, seconds
     start_at: str = "end"
 
 
@@ -65,6 +66,7 @@ class LokiSourceConfig(SourceConfig):
     tenant: str | None = None
     poll_interval: float = 2.0
     limit: int = 1000
+    timeout: float = 30.0               # one request, seconds
     service_labels: tuple[str, ...] = ("service_name", "service", "app", "container", "job")
     headers: dict[str, str] = field(default_factory=dict)
     start_at: str = "end"
@@ -127,6 +129,7 @@ def read_source(table: Table, index: int) -> SourceConfig:
             filter_pattern=table.text("filter_pattern", ""),
             stream_prefix=table.text("stream_prefix", ""),
             poll_interval=table.duration("poll_interval", 5.0, minimum=0.05),
+            timeout=table.duration("timeout", 30.0, minimum=0.1),
             start_at=table.choice("start_at", "end", start))
     elif kind == "loki":
         config = LokiSourceConfig(
@@ -134,6 +137,7 @@ def read_source(table: Table, index: int) -> SourceConfig:
             query=table.required_str("query"), tenant=table.text("tenant", None),
             poll_interval=table.duration("poll_interval", 2.0, minimum=0.05),
             limit=table.integer("limit", 1000, minimum=1),
+            timeout=table.duration("timeout", 30.0, minimum=0.1),
             service_labels=tuple(table.str_list(
                 "service_labels", ["service_name", "service", "app", "container", "job"])),
             headers=table.str_map("headers"),

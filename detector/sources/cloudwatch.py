@@ -91,7 +91,7 @@ class CloudWatchSource(Source):
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         attempt = 0
         credentials = None
-        async with httpx.AsyncClient(timeout=30.0) as client:
+        async with httpx.AsyncClient(timeout=self.cw.timeout) as client:
             while not stop.is_set():
                 try:
                     if credentials is None:

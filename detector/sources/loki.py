@@ -62,7 +62,7 @@ class LokiSource(Source):
             headers["X-Scope-OrgID"] = self.loki.tenant
         attempt = 0
         async with httpx.AsyncClient(base_url=self.loki.url, headers=headers,
-                                     timeout=30.0) as client:
+                                     timeout=self.loki.timeout) as client:
             while not stop.is_set():
                 now = time.time_ns()
                 if self.cursor is None:
