@@ -41,7 +41,7 @@ class _Ere:
             char = variants[0]
             return "\\" + char if char in _ERE_SPECIAL else char
         if op is C.NOT_LITERAL:
-            return "." if arg == 10 else "[^" + _ere_class_char(chr(arg)) + "]"
+            return "." if arg == 10 else "[^" + chr(arg) + "]"
         if op is C.ANY:
             return "."
         if op is C.IN:
@@ -90,9 +90,9 @@ class _Ere:
             if op is C.LITERAL and arg == 10:
                 continue  # grep works line by line: a newline is never in a line
             if op is C.LITERAL:
-                parts.extend(_ere_class_char(v) for v in _cases(chr(arg), ignore))
+                parts.extend(_cases(chr(arg), ignore))
             elif op is C.RANGE:
-                parts.append(f"{_ere_class_char(chr(arg[0]))}-{_ere_class_char(chr(arg[1]))}")
+                parts.append(f"{chr(arg[0])}-{chr(arg[1])}")
             elif op is C.CATEGORY:
                 text, negative = _ERE_CATEGORY[arg]
                 (negated_categories if negative else parts).append(text)
@@ -108,7 +108,3 @@ class _Ere:
         if body == "^":
             body = "\\^"
         return ("[^" if negate else "[") + body + "]"
-
-
-def _ere_class_char(char: str) -> str:
-    return char

@@ -14,7 +14,6 @@ _UNICODE_ESCAPE = rf"\\u{_HEX}{{4}}"
 _JSON_ESCAPE = r'\\[nrtbf"\\/]'
 # One decoded non-ASCII character, as raw bytes: UTF-8, a JSON \uXXXX escape.
 _NON_ASCII = rf"[\x80-\xff][\x80-\xbf]{{0,3}}|{_UNICODE_ESCAPE}"
-_PCRE_SPECIAL = set(".[]()*+?{}|^$\\#&~- \t\r\n\f\v/\"'")
 
 
 def _byte(code: int) -> str:
@@ -280,7 +279,3 @@ def _edge_ascii(item: tuple[Any, Any], *, first: bool) -> bool:
             return False
         return _edge_ascii(data[0] if first else data[-1], first=first)
     return False
-
-
-# ---------------------------------------------------------------------------------
-# POSIX ERE dialect (GNU grep -E), for the benchmark baseline
