@@ -180,7 +180,14 @@ class Daemon:
                 rates.runbooks[pattern.id] = pattern.runbook.as_json()
         await self.dispatcher.replace(build_notifiers(config.notify))
         self.config = config
+        self.engine = engine
+        self.systemd.status(self._status())
         log.info("reload.done", patterns=len(engine.patterns), notifiers=len(config.notify))
+
+    def _status(self) -> str:
+        """The line ``systemctl status`` shows."""
+        return (f"following {len(self.sources)} sources with {len(self.engine.patterns)} "
+                f"patterns, {len(self.config.notify)} notifiers")
 
     # -- lifecycle ----------------------------------------------------------------------
     async def main(self) -> int:
@@ -210,9 +217,7 @@ class Daemon:
                    for s in self.sources]
         processor = asyncio.create_task(self._process(), name="processor")
         ticker = asyncio.create_task(self._tick(), name="ticker")
-        status = (f"following {len(self.sources)} sources with {len(self.engine.patterns)} "
-                  f"patterns, {len(self.config.notify)} notifiers")
-        self.systemd.ready(status)
+        self.systemd.ready(self._status())
         log.info("detector.started", version=__version__, sources=len(self.sources),
                  patterns=len(self.engine.patterns), notifiers=len(self.config.notify),
                  listen=f"{http.host}:{http.port}" if http else None,

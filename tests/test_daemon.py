@@ -216,6 +216,10 @@ def test_systemd_notify_ready_status_watchdog_and_stopping(tmp_path: Path) -> No
             while not any("WATCHDOG=1" in m for m in messages):
                 messages.append(sock.recv(4096).decode())
             assert messages[0].startswith("READY=1\nSTATUS=following 1 sources")
+            running.signal(signal.SIGHUP)                   # the status line follows a reload
+            while not messages[-1].startswith("STATUS="):
+                messages.append(sock.recv(4096).decode())
+            assert messages[-1].startswith("STATUS=following 1 sources")
             running.stop()
             while "STOPPING=1" not in messages[-1]:
                 messages.append(sock.recv(4096).decode())
