@@ -16,8 +16,6 @@ Writes bench/out/backpressure.md and prints it.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -27,16 +25,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus
-from live import OUT, DaemonProcess, Hook, memory_kib, wait_until
+from live import OUT, DaemonProcess, Hook, followed_log, machine, memory_kib, wait_until
 
 
 def burst(lines: int, source_corpus: Path) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="detector-burst-") as tmp, Hook() as hook:
         work = Path(tmp)
-        log = work / "logs" / "app.log"
-        log.parent.mkdir()
-        log.touch()
-        source = f'[[source]]\ntype = "file"\nname = "app"\npath = "{log.parent}/*.log"\n'
+        log, source = followed_log(work, "app.log")
         with DaemonProcess(work, source, hook.url) as daemon:
             time.sleep(2.0)
             idle_rss, _ = memory_kib(daemon.pid)
@@ -79,8 +74,6 @@ def main() -> None:
         print(f"generating {path} …", file=sys.stderr)
         corpus.generate(path, max(biggest, 2_000_000))
     results = [burst(n, path) for n in args.bursts]
-    machine = (f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
-               f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}")
     rows = ["| burst appended at once | appended in | processed in | lines/s | idle RSS | "
             "peak RSS | queue peak (MB) |", "|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
@@ -88,7 +81,7 @@ def main() -> None:
                     f"{r['lines'] / r['seconds']:,.0f} | {r['idle_mb']:.0f} MB | "
                     f"{r['peak_mb']:.0f} MB | {r['peak_queue']:.1f} |")
     report = (f"Backpressure: bursts from {path.name} appended at once to a followed file "
-              f"(`detector run`, default settings). Machine: {machine}.\n\n"
+              f"(`detector run`, default settings). Machine: {machine()}.\n\n"
               + "\n".join(rows) + "\n\nCommand: `python bench/backpressure.py --bursts "
               + " ".join(str(n) for n in args.bursts) + "`\n")
     shutil.rmtree(OUT / "burst", ignore_errors=True)

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import random
 import sys
 import tempfile
@@ -36,6 +34,7 @@ from live import (
     DaemonProcess,
     Hook,
     create_topic,
+    machine,
     stamp,
     start_tansu,
     wait_until,
@@ -170,8 +169,6 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     results = [trial(kind, args.seconds, args.kills, args.rate, args.seed)
                for kind in args.sources]
-    machine = (f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
-               f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}")
     rows = ["| source | lines written | kill -9 | lines skipped (incidents missing) | "
             "repeated deliveries | repeats with a new event id | slowest restart |",
             "|---|---:|---:|---:|---:|---:|---:|"]
@@ -180,7 +177,7 @@ def main() -> None:
                     f"{r['repeats']} | {r['changed_ids']} | {r['restart_s']:.1f} s |")
     report = (f"Crash test: lines at {args.rate:g}/s for {args.seconds:g} s, each its own "
               f"incident; SIGKILL at {args.kills} random moments (seed {args.seed}), restarted "
-              f"at once. Machine: {machine}.\n\n" + "\n".join(rows)
+              f"at once. Machine: {machine()}.\n\n" + "\n".join(rows)
               + f"\n\nCommand: `python bench/crash.py --sources {' '.join(args.sources)} "
               f"--seconds {args.seconds:g} --kills {args.kills} --rate {args.rate:g} "
               f"--seed {args.seed}`\n")

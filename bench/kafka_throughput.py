@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -28,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus
-from live import OUT, DaemonProcess, Hook, create_topic, start_tansu
+from live import OUT, DaemonProcess, Hook, create_topic, machine, start_tansu
 
 PARTITIONS = 4
 
@@ -115,8 +113,6 @@ def main() -> None:
     finally:
         tansu.kill()
         tansu.wait(10)
-    machine = (f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
-               f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}")
     rows = ["| detector processes in the group | group join | consumed in | lines/s (all) | "
             "lines/s per process | smallest share |", "|---:|---:|---:|---:|---:|---:|"]
     for r in results:
@@ -126,7 +122,7 @@ def main() -> None:
     report = (f"Kafka consumption against Tansu on loopback: {args.lines:,} lines of "
               f"{path.name} in a {PARTITIONS}-partition topic (produced beforehand in "
               f"{produce_s:.1f} s, {args.lines / produce_s:,.0f} records/s). Machine: "
-              f"{machine}.\n\n" + "\n".join(rows) + "\n\nCommand: `python bench/"
+              f"{machine()}.\n\n" + "\n".join(rows) + "\n\nCommand: `python bench/"
               f"kafka_throughput.py --lines {args.lines} --processes "
               + " ".join(str(n) for n in args.processes) + "`\n")
     (OUT / "kafka.md").write_text(report)

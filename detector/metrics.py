@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from threading import Lock
+from typing import TypeVar
 
 __all__ = ["Counter", "Gauge", "Registry"]
 
@@ -83,25 +84,26 @@ class Gauge(_Metric):
         return dict(self.samples()).get(_labels(labels), 0.0)
 
 
+_M = TypeVar("_M", bound=_Metric)
+
+
 class Registry:
     def __init__(self) -> None:
         self.metrics: dict[str, _Metric] = {}
 
     def counter(self, name: str, help_text: str, source: Source | None = None) -> Counter:
         """A counter; with ``source``, its values are read from it at scrape time."""
-        metric = self.metrics.get(name)
-        if metric is None:
-            metric = self.metrics[name] = Counter(name, help_text, source)
-        assert isinstance(metric, Counter)
-        if source is not None:
-            metric.source = source
-        return metric
+        return self._metric(Counter, name, help_text, source)
 
     def gauge(self, name: str, help_text: str, source: Source | None = None) -> Gauge:
+        """A gauge; with ``source``, its values are read from it at scrape time."""
+        return self._metric(Gauge, name, help_text, source)
+
+    def _metric(self, kind: type[_M], name: str, help_text: str, source: Source | None) -> _M:
         metric = self.metrics.get(name)
         if metric is None:
-            metric = self.metrics[name] = Gauge(name, help_text, source)
-        assert isinstance(metric, Gauge)
+            metric = self.metrics[name] = kind(name, help_text, source)
+        assert isinstance(metric, kind), f"{name} is already a {type(metric).__name__}"
         if source is not None:
             metric.source = source
         return metric
