@@ -26,7 +26,7 @@ import structlog
 
 from detector import __version__
 from detector.batchqueue import BatchQueue
-from detector.build import build_pipeline, load_patterns, make_engine
+from detector.build import build_pipeline, load_patterns, make_engine, runbooks_for
 from detector.config import Config, load_config
 from detector.detect.novelty import NoveltyDetector
 from detector.detect.rates import RateDetector
@@ -176,8 +176,7 @@ class Daemon:
         self.pipeline.engine = engine
         rates = self._detector(RateDetector)
         if rates is not None:
-            for pattern in engine.patterns:
-                rates.runbooks[pattern.id] = pattern.runbook.as_json()
+            rates.runbooks.update(runbooks_for(engine.patterns))
         await self.dispatcher.replace(build_notifiers(config.notify))
         self.config = config
         self.engine = engine

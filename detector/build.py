@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from detector.match.engine import Engine, build_engine
 from detector.match.packs import Pattern, load_packs, shipped_packs_dir
 from detector.pipeline import Detector, Pipeline, Sink
 
-__all__ = ["build_pipeline", "cache_dir", "load_patterns", "make_engine"]
+__all__ = ["build_pipeline", "cache_dir", "load_patterns", "make_engine", "runbooks_for"]
 
 
 def load_patterns(config: Config) -> list[Pattern]:
@@ -44,6 +45,15 @@ def make_engine(config: Config, patterns: list[Pattern], engine: str = "auto") -
                         cache_dir=cache_dir())
 
 
+def runbooks_for(patterns: Sequence[Pattern]) -> dict[str, dict[str, Any]]:
+    """Runbooks by pattern id, and by class (the highest-priority pattern's)."""
+    runbooks: dict[str, dict[str, Any]] = {}
+    for pattern in patterns:
+        runbooks[pattern.id] = pattern.runbook.as_json()
+        runbooks.setdefault(pattern.cls, runbooks[pattern.id])
+    return runbooks
+
+
 def build_pipeline(config: Config, engine: Engine, sink: Sink, *, live: bool,
                    record_series: bool = False) -> Pipeline:
     """The pipeline, with the rate and novelty detectors the config turns on."""
@@ -55,11 +65,8 @@ def build_pipeline(config: Config, engine: Engine, sink: Sink, *, live: bool,
     pipeline = Pipeline(engine, tracker, clock, sink)
     detectors: list[Detector] = []
     if detect.rates:
-        runbooks: dict[str, dict[str, Any]] = {}
-        for pattern in engine.patterns:
-            runbooks[pattern.id] = pattern.runbook.as_json()
-            runbooks.setdefault(pattern.cls, pattern.runbook.as_json())
-        detectors.append(RateDetector(detect, tracker, pipeline.emit_all, runbooks,
+        detectors.append(RateDetector(detect, tracker, pipeline.emit_all,
+                                      runbooks_for(engine.patterns),
                                       record_series=record_series))
     if detect.novelty:
         detectors.append(NoveltyDetector(detect, tracker, pipeline.emit_all))

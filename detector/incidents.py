@@ -101,9 +101,6 @@ class IncidentTracker:
         self.max_open = max_open
         self.open: dict[str, Incident] = {}
         self._deadlines: list[tuple[float, str]] = []
-        self.opened = 0
-        self.updates = 0
-        self.resolved = 0
 
     def observe(self, *, kind: str, cls: str, service: str, key: dict[str, str],
                 severity: str, summary: str, sample: str, when: float,
@@ -129,7 +126,6 @@ class IncidentTracker:
             incident.samples.append(_clip(redact(sample), MAX_SAMPLE_CHARS))
             self.open[fingerprint] = incident
             heapq.heappush(self._deadlines, (when + self.resolve_after, fingerprint))
-            self.opened += 1
             events.append(incident.event("open"))
             if len(self.open) > self.max_open:
                 events.extend(self._evict())
@@ -149,7 +145,6 @@ class IncidentTracker:
         if when - incident.notified_at >= self.update_interval:
             incident.notified_at = when
             incident.notified_count = incident.count
-            self.updates += 1
             events.append(incident.event("update"))
         return events
 
@@ -162,9 +157,6 @@ class IncidentTracker:
             return []
         incident.last_seen = max(incident.last_seen, when)
         return [self._resolve(incident)]
-
-    def is_open(self, kind: str, cls: str, service: str, key: dict[str, str]) -> bool:
-        return fingerprint_of(kind, cls, service, key.items()) in self.open
 
     def tick(self, now: float) -> list[dict[str, Any]]:
         """Resolve every incident quiet since ``now - resolve_after``."""
@@ -181,7 +173,6 @@ class IncidentTracker:
     def _resolve(self, incident: Incident) -> dict[str, Any]:
         del self.open[incident.fingerprint]
         incident.resolved = True
-        self.resolved += 1
         return incident.event("resolve")
 
     def _evict(self) -> list[dict[str, Any]]:

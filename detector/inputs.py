@@ -12,7 +12,6 @@ import gzip
 import io
 import os
 import sys
-from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
 from detector.errors import InputError
@@ -86,13 +85,6 @@ class ChunkReader:
         except (OSError, ValueError):
             return 0
 
-    def chunks(self) -> Iterator[bytes]:
-        while True:
-            chunk = self.read()
-            if chunk is None:
-                return
-            if chunk:
-                yield chunk
 
     def read(self) -> bytes | None:
         """The next run of whole lines (each ending in ``\\n``), ``None`` at the end."""

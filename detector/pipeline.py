@@ -19,7 +19,7 @@ from detector.clock import EventClock
 from detector.decode.events import Stream, assemble, first_time_in, last_time_in
 from detector.incidents import IncidentTracker
 from detector.match.engine import Engine, Match
-from detector.model import ERROR, Event
+from detector.model import Event
 
 __all__ = ["Detector", "Pipeline", "Stats"]
 
@@ -43,7 +43,6 @@ class Stats:
     bytes: int = 0
     candidates: int = 0
     events: int = 0
-    error_events: int = 0
     malformed: int = 0
     matches: Counter[str] = field(default_factory=Counter)       # by class
     incident_events: Counter[tuple[str, str, str]] = field(default_factory=Counter)
@@ -59,9 +58,6 @@ class Pipeline:
         self.sink = sink
         self.detectors = list(detectors)
         self.stats = Stats()
-        self.runbooks_by_class: dict[str, dict[str, Any]] = {}
-        for pattern in engine.patterns:
-            self.runbooks_by_class.setdefault(pattern.cls, pattern.runbook.as_json())
 
     def emit(self, event: IncidentEvent) -> None:
         self.stats.incident_events[(event["event"], event["kind"], event["class"])] += 1
@@ -119,8 +115,6 @@ class Pipeline:
                 severity=pattern.severity, summary=_summary(match), sample=event.text,
                 when=when, pattern=pattern.id, fields=match.fields,
                 runbook=pattern.runbook.as_json()))
-        if event.level >= ERROR:
-            stats.error_events += 1
         for detector in self.detectors:
             detector.observe(event, match, when)
 

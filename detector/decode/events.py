@@ -72,11 +72,6 @@ class Stream:
     timeline: Timeline = field(default_factory=Timeline)
     year_hint: int | None = None
     malformed: int = 0
-    record_starts: Sequence[int] | None = field(default=None)  # per-record sources only
-
-
-def _line_bounds(buf: bytes, end: int) -> tuple[int, int]:
-    return buf.rfind(b"\n", 0, end) + 1, end
 
 
 def _decode(stream: Stream, raw: bytes) -> Record:

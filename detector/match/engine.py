@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import string
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -168,12 +167,9 @@ class Engine:
     prefilter: Prefilter
     regex_timeout: float = 0.1
     timeouts: int = 0
-    by_id: dict[str, Pattern] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.by_id = {p.id: p for p in self.patterns}
         self._count = len(self.patterns)
-        self._formatter = string.Formatter()
 
     @property
     def name(self) -> str:

@@ -45,8 +45,6 @@ class CloudWatchSource(Source):
         self.origin = Origin(source=f"cloudwatch:{group}",
                              service=config.service or group.rsplit("/", 1)[-1] or group,
                              override=config.service, allow_json=config.format != "plain")
-        self._signer: Any = None
-        self._region = ""
 
     def restore(self, saved: dict[str, Any]) -> None:
         if "timestamp" in saved:
