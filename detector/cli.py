@@ -124,7 +124,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return validate(config, engine=args.engine)
     if args.command == "health":
-        from detector.commands import health
+        from detector.healthcheck import health
 
         return health(config, url=args.url, timeout=args.timeout)
     if args.command == "patterns":
