@@ -14,7 +14,7 @@ from pathlib import Path
 from detector import __version__
 from detector.config import load_config
 from detector.errors import ConfigError, UserError
-from detector.logs import configure as configure_logging
+from detector.telemetry.logs import configure as configure_logging
 
 __all__ = ["main"]
 
@@ -113,34 +113,34 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = load_config(getattr(args, "config", None))
     configure_logging(config.log.level, config.log.format)
     if args.command == "replay":
-        from detector.replay import ReplayOptions, replay
+        from detector.replay.run import ReplayOptions, replay
 
         return replay(config, ReplayOptions(
             paths=args.paths, format=args.format, output=args.output, engine=args.engine,
             service=args.service, report=args.report, notify=args.notify,
             notify_timeout=args.notify_timeout, runbooks=not args.no_runbooks))
     if args.command == "validate":
-        from detector.commands import validate
+        from detector.commands.patterns import validate
 
         return validate(config, engine=args.engine)
     if args.command == "health":
-        from detector.healthcheck import health
+        from detector.commands.health import health
 
         return health(config, url=args.url, timeout=args.timeout)
     if args.command == "patterns":
-        from detector.commands import patterns_list, patterns_test
+        from detector.commands.patterns import patterns_list, patterns_test
 
         if args.patterns_command == "list":
             return patterns_list(config, cls=args.cls)
         return patterns_test(config, args.line)
     if args.command == "outbox":
-        from detector.outbox_cli import outbox_command
+        from detector.commands.outbox import outbox_command
 
         return outbox_command(config, args.outbox_command, getattr(args, "ids", []),
                               all_items=getattr(args, "all_items", False),
                               dead_only=getattr(args, "dead", False))
     if args.command == "run":
-        from detector.app import run
+        from detector.daemon.app import run
 
         return run(config, engine=args.engine)
     raise AssertionError(args.command)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from detector.batchqueue import BatchQueue
+from detector.daemon.queue import BatchQueue
 from detector.decode.events import Origin
 from detector.sources.base import Batch
 

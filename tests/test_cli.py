@@ -175,7 +175,7 @@ def test_format_json_counts_lines_that_are_not_json(tmp_path: Path) -> None:
     import io
 
     from detector.config import load_config
-    from detector.replay import ReplayOptions, replay
+    from detector.replay.run import ReplayOptions, replay
 
     log = tmp_path / "api.log"
     log.write_text('{"level": "error", "message": "MemoryError"}\n'

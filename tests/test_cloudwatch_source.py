@@ -10,8 +10,8 @@ from receivers import Answer, Receiver
 from test_sources_contract import running
 
 from detector.config import CloudWatchSourceConfig
-from detector.metrics import Registry
 from detector.sources.cloudwatch import CloudWatchSource
+from detector.telemetry.metrics import Registry
 
 
 def page(events: list[tuple[int, str, str]], token: str | None = None) -> Answer:

@@ -156,7 +156,7 @@ def test_missing_file_is_a_located_error(tmp_path: Path) -> None:
 
 
 def test_key_lines_survive_strings_with_brackets_and_quotes() -> None:
-    from detector._tomlpos import KeyLines
+    from detector.config.keylines import KeyLines
 
     text = '''[[pattern]]
 id = "a"

@@ -13,9 +13,9 @@ from receivers import Answer, Receiver
 from test_notifiers import config, incident
 
 from detector.decode.timestamps import parse_iso
-from detector.metrics import Registry
 from detector.notify.dispatcher import Dispatcher, TokenBucket, backoff, build_notifiers
 from detector.notify.outbox import Outbox
+from detector.telemetry.metrics import Registry
 
 SUCCESS = {"slack": Answer(200, b"ok"),
            "pagerduty": Answer(202, b'{"status":"success","message":"Event processed"}'),

@@ -12,8 +12,8 @@ from fake_docker import Container, FakeDocker
 from test_sources_contract import running
 
 from detector.config import DockerSourceConfig
-from detector.metrics import Registry
 from detector.sources.docker import DockerFileSource, DockerSource, FrameDecoder, FrameError
+from detector.telemetry.metrics import Registry
 
 
 def container(name: str, **changes: object) -> Container:

@@ -11,7 +11,7 @@ import pytest
 from detector.config import load_config
 from detector.match.engine import build_engine
 from detector.match.packs import load_packs
-from detector.replay import ReplayOptions, replay
+from detector.replay.run import ReplayOptions, replay
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import corpus

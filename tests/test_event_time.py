@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 
 from detector.config import load_config
-from detector.replay import ReplayOptions, replay
+from detector.replay.run import ReplayOptions, replay
 
 
 def lock(stamp: str) -> str:

@@ -9,8 +9,8 @@ from pathlib import Path
 from test_sources_contract import Collector, running
 
 from detector.config import FileSourceConfig
-from detector.metrics import Registry
 from detector.sources.file import FileSource
+from detector.telemetry.metrics import Registry
 
 
 def source(directory: Path, *, start_at: str = "beginning", pattern: str = "*.log",

@@ -21,8 +21,8 @@ from test_daemon import LOCK, Daemon, opened, stamp
 from test_sources_contract import running
 
 from detector.config import KafkaSourceConfig
-from detector.metrics import Registry
 from detector.sources.kafka import KafkaSource
+from detector.telemetry.metrics import Registry
 
 PARTITIONS = 4
 

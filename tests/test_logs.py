@@ -7,7 +7,7 @@ import json
 
 import structlog
 
-from detector.logs import configure
+from detector.telemetry.logs import configure
 
 
 def test_json_log_lines_have_event_level_time_and_masked_secrets() -> None:

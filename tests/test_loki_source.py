@@ -9,8 +9,8 @@ from fake_loki import FakeLoki
 from test_sources_contract import running
 
 from detector.config import LokiSourceConfig
-from detector.metrics import Registry
 from detector.sources.loki import LokiSource
+from detector.telemetry.metrics import Registry
 
 
 def loki_source(loki: FakeLoki, **changes: object) -> LokiSource:

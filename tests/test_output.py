@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from detector.output import IncidentTable, OrderedSink, Progress
+from detector.replay.output import IncidentTable, OrderedSink, Progress
 
 
 class FakeTerminal(io.StringIO):

@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 from detector.config import load_config
-from detector.replay import ReplayOptions, replay
+from detector.replay.run import ReplayOptions, replay
 
 
 def run(paths: list[Path], **options: object) -> list[dict]:  # type: ignore[type-arg]

@@ -31,9 +31,9 @@ from detector.config import (
     LokiSourceConfig,
     StdinSourceConfig,
 )
-from detector.metrics import Registry
 from detector.sources import build_source
 from detector.sources.base import Batch, Source
+from detector.telemetry.metrics import Registry
 
 KINDS = ["file", "stdin", "docker", "cloudwatch", "loki", "kafka"]
 

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from detector._tomlread import Table, load_toml
 from detector.config.notify import NotifyConfig, read_notify
 from detector.config.sources import (
     CloudWatchSourceConfig,
@@ -25,6 +24,7 @@ from detector.config.sources import (
     StdinSourceConfig,
     read_source,
 )
+from detector.config.toml import Table, load_toml
 
 __all__ = [
     "CloudWatchSourceConfig",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from detector._tomlread import Table
+from detector.config.toml import Table
 
 NOTIFY_TYPES = ("slack", "pagerduty", "alertmanager", "webhook")
 SEVERITIES = ("info", "warning", "error", "critical")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from detector._tomlread import Table
+from detector.config.toml import Table
 
 SOURCE_TYPES = ("file", "docker", "cloudwatch", "loki", "kafka", "stdin")
 FORMATS = ("auto", "plain", "json", "docker", "cloudwatch")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import regex
 
-from detector._tomlread import Table, load_toml
+from detector.config.toml import Table, load_toml
 from detector.errors import ConfigError
 from detector.match.translate import TranslateError, check_portable
 from detector.model import CRITICAL, ERROR, INFO, NOLEVEL, SEVERITIES, WARNING

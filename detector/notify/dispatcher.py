@@ -23,13 +23,13 @@ import structlog
 
 from detector.config import NotifyConfig
 from detector.errors import NotifyError
-from detector.metrics import Registry
 from detector.notify.alertmanager import AlertmanagerNotifier
 from detector.notify.base import Notifier, event_key
 from detector.notify.outbox import SENT_RETENTION, Item, Outbox
 from detector.notify.pagerduty import PagerDutyNotifier
 from detector.notify.slack import SlackNotifier
 from detector.notify.webhook import WebhookNotifier
+from detector.telemetry.metrics import Registry
 
 __all__ = ["Dispatcher", "build_notifiers"]
 

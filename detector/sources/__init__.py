@@ -13,8 +13,8 @@ from detector.config import (
     SourceConfig,
     StdinSourceConfig,
 )
-from detector.metrics import Registry
 from detector.sources.base import Batch, Source
+from detector.telemetry.metrics import Registry
 
 __all__ = ["Batch", "Source", "build_source"]
 

@@ -27,7 +27,7 @@ import structlog
 
 from detector.config import SourceConfig
 from detector.decode.events import Origin
-from detector.metrics import Registry
+from detector.telemetry.metrics import Registry
 
 __all__ = ["Batch", "Emit", "Source", "SourceError"]
 

@@ -21,10 +21,10 @@ import structlog
 
 from detector.config import CloudWatchSourceConfig
 from detector.decode.events import Origin
-from detector.metrics import Registry
 from detector.notify.base import parse_retry_after
 from detector.sources._records import record_lines
 from detector.sources.base import Batch, Emit, Source, SourceError
+from detector.telemetry.metrics import Registry
 
 __all__ = ["CloudWatchSource"]
 

@@ -35,9 +35,9 @@ import structlog
 from detector.config import DockerSourceConfig, FileSourceConfig
 from detector.decode.events import Origin
 from detector.decode.timestamps import parse_iso
-from detector.metrics import Registry
 from detector.sources.base import Batch, Emit, Source
 from detector.sources.file import FileSource
+from detector.telemetry.metrics import Registry
 
 __all__ = ["DockerFileSource", "DockerSource", "FrameDecoder"]
 

@@ -34,8 +34,8 @@ import structlog
 
 from detector.config import FileSourceConfig
 from detector.decode.events import Origin
-from detector.metrics import Registry
 from detector.sources.base import Batch, Emit, Source
+from detector.telemetry.metrics import Registry
 
 __all__ = ["FileSource"]
 

@@ -22,9 +22,9 @@ import structlog
 
 from detector.config import KafkaSourceConfig
 from detector.decode.events import Origin
-from detector.metrics import Registry
 from detector.sources._records import record_lines
 from detector.sources.base import Batch, Emit, Source
+from detector.telemetry.metrics import Registry
 
 __all__ = ["KafkaSource"]
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from detector.config import StdinSourceConfig
 from detector.decode.events import Origin
-from detector.metrics import Registry
 from detector.sources.base import Batch, Emit, Source
+from detector.telemetry.metrics import Registry
 
 __all__ = ["StdinSource"]
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from detector._tomlpos import KeyLines
+from detector.config.keylines import KeyLines
 from detector.errors import ConfigError
 
 T = TypeVar("T")

@@ -20,9 +20,9 @@ from detector.config import Config
 from detector.decode.events import Origin, Stream
 from detector.decode.timestamps import parse_iso
 from detector.errors import InputError, UserError
-from detector.inputs import ChunkReader, expand_inputs, is_tty
-from detector.output import IncidentTable, JsonlWriter, OrderedSink, Progress, summary_line
 from detector.pipeline import Pipeline
+from detector.replay.inputs import ChunkReader, expand_inputs, is_tty
+from detector.replay.output import IncidentTable, JsonlWriter, OrderedSink, Progress, summary_line
 
 __all__ = ["ReplayOptions", "replay"]
 
@@ -124,7 +124,7 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
 def _write_report(target: str, paths: list[str], pipeline: Pipeline, table: IncidentTable,
                   elapsed: float) -> None:
     from detector.detect.rates import RateDetector
-    from detector.report.html import render_report
+    from detector.replay.report import render_report
 
     series = {}
     window = pipeline.tracker.resolve_after
@@ -147,9 +147,9 @@ class _Notifying:
     """``replay --notify``: spool into the daemon's outbox, then deliver before exit."""
 
     def __init__(self, config: Config, err: TextIO) -> None:
-        from detector.metrics import Registry
         from detector.notify.dispatcher import Dispatcher, build_notifiers
         from detector.notify.outbox import Outbox
+        from detector.telemetry.metrics import Registry
 
         if not config.notify:
             raise UserError("--notify needs at least one [[notify]] table in the config (-c)")

@@ -12,10 +12,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from detector.batchqueue import BatchQueue
-from detector.metrics import Registry
+from detector.daemon.queue import BatchQueue
 from detector.pipeline import Pipeline
 from detector.sources.base import Source
+from detector.telemetry.metrics import Registry
 
 __all__ = ["Watch"]
 

@@ -25,26 +25,26 @@ from typing import Any
 import structlog
 
 from detector import __version__
-from detector.batchqueue import BatchQueue
 from detector.build import build_pipeline, load_patterns, make_engine, runbooks_for
 from detector.config import Config, load_config
+from detector.daemon.feeder import Feeder
+from detector.daemon.http import HttpServer, json_response
+from detector.daemon.queue import BatchQueue
+from detector.daemon.state import StateDir
+from detector.daemon.systemd import Notifier as Systemd
+from detector.daemon.watch import Watch
 from detector.detect.novelty import NoveltyDetector
 from detector.detect.rates import RateDetector
 from detector.errors import DetectorError, UserError
-from detector.feeder import Feeder
-from detector.http import HttpServer, json_response
-from detector.metrics import Registry
 from detector.notify.dispatcher import Dispatcher, build_notifiers
 from detector.notify.outbox import Outbox
 from detector.sources import Source, build_source
 from detector.sources.base import Batch
-from detector.state import StateDir
-from detector.systemd import Notifier as Systemd
-from detector.watch import Watch
+from detector.telemetry.metrics import Registry
 
 __all__ = ["Daemon", "run"]
 
-log = structlog.get_logger("detector.app")
+log = structlog.get_logger("detector.daemon.app")
 
 QUEUE_BYTES = 4 << 20         # what the queue may hold before the sources must wait
 TICK = 0.1

@@ -1,0 +1,1 @@
+"""`detector replay`: the pipeline over files in event time, its inputs, output and report."""

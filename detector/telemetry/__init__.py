@@ -1,0 +1,1 @@
+"""What the detector says about itself: Prometheus metrics and structured logs."""
