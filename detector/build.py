@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from detector.clock import EventClock
 from detector.config import Config
+from detector.detect.base import Detector
 from detector.detect.novelty import NoveltyDetector
 from detector.detect.rates import RateDetector
 from detector.incidents import IncidentTracker
 from detector.match.engine import Engine, build_engine
 from detector.match.packs import Pattern, load_packs, shipped_packs_dir
-from detector.pipeline import Detector, Pipeline, Sink
+from detector.pipeline import Pipeline, Sink
 
-__all__ = ["build_pipeline", "cache_dir", "load_patterns", "make_engine", "runbooks_for"]
+__all__ = ["build_pipeline", "cache_dir", "load_patterns", "make_engine"]
 
 
 def load_patterns(config: Config) -> list[Pattern]:
@@ -45,15 +44,6 @@ def make_engine(config: Config, patterns: list[Pattern], engine: str = "auto") -
                         cache_dir=cache_dir())
 
 
-def runbooks_for(patterns: Sequence[Pattern]) -> dict[str, dict[str, Any]]:
-    """Runbooks by pattern id, and by class (the highest-priority pattern's)."""
-    runbooks: dict[str, dict[str, Any]] = {}
-    for pattern in patterns:
-        runbooks[pattern.id] = pattern.runbook.as_json()
-        runbooks.setdefault(pattern.cls, runbooks[pattern.id])
-    return runbooks
-
-
 def build_pipeline(config: Config, engine: Engine, sink: Sink, *, live: bool,
                    record_series: bool = False) -> Pipeline:
     """The pipeline, with the rate and novelty detectors the config turns on."""
@@ -62,13 +52,9 @@ def build_pipeline(config: Config, engine: Engine, sink: Sink, *, live: bool,
                               update_interval=detect.update_interval)
     clock = EventClock(live=live, lateness=detect.lateness,
                        max_clock_jump=detect.max_clock_jump)
-    pipeline = Pipeline(engine, tracker, clock, sink)
     detectors: list[Detector] = []
     if detect.rates:
-        detectors.append(RateDetector(detect, tracker, pipeline.emit_all,
-                                      runbooks_for(engine.patterns),
-                                      record_series=record_series))
+        detectors.append(RateDetector(detect, record_series=record_series))
     if detect.novelty:
-        detectors.append(NoveltyDetector(detect, tracker, pipeline.emit_all))
-    pipeline.detectors = detectors
-    return pipeline
+        detectors.append(NoveltyDetector(detect))
+    return Pipeline(engine, tracker, clock, sink, detectors)

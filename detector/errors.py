@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ConfigError", "DetectorError", "InputError", "NotifyError", "UserError"]
+__all__ = ["ConfigError", "DetectorError", "InputError", "NotifyError", "StateError",
+           "UserError"]
 
 
 class DetectorError(Exception):
@@ -51,3 +52,8 @@ class NotifyError(DetectorError):
         self.retry_after = retry_after
         self.status = status
         self.response = response
+
+
+class StateError(DetectorError):
+    """Saved state that cannot be read back (corrupt, or from an unknown version): the file
+    is set aside and the component starts afresh."""

@@ -21,10 +21,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from detector.errors import StateError
+from detector.model import EventName, IncidentEvent, Kind, RunbookJSON, Severity
 from detector.redact import redact
 
-__all__ = ["Incident", "IncidentTracker", "iso", "mask_ids"]
+__all__ = ["Finding", "Incident", "IncidentTracker", "Occurrence", "Resolution", "iso",
+           "mask_ids"]
 
+SNAPSHOT_VERSION = 1
 MAX_SAMPLES = 3
 MAX_SAMPLE_CHARS = 2000
 MAX_SUMMARY_CHARS = 300
@@ -55,19 +59,52 @@ def iso(seconds: float) -> str:
 
 
 @dataclass(slots=True)
+class Occurrence:
+    """``add`` occurrences of one problem, as a detector (or a signature) saw them."""
+
+    kind: Kind
+    cls: str
+    service: str
+    key: dict[str, str]             # what identifies the problem beside kind, class, service
+    severity: Severity
+    summary: str
+    sample: str
+    when: float
+    pattern: str | None = None
+    fields: dict[str, str] | None = None     # default: the key
+    runbook: RunbookJSON | None = None
+    detail: dict[str, Any] | None = None     # detector-specific (rates)
+    add: int = 1
+
+
+@dataclass(slots=True)
+class Resolution:
+    """A detector says the problem is over (a rate is back to normal)."""
+
+    kind: Kind
+    cls: str
+    service: str
+    key: dict[str, str]
+    when: float
+
+
+Finding = Occurrence | Resolution
+
+
+@dataclass(slots=True)
 class Incident:
     id: str
-    kind: str
+    kind: Kind
     cls: str
     pattern: str | None
-    severity: str
+    severity: Severity
     service: str
     fingerprint: str
     first_seen: float
     last_seen: float
     summary: str
     fields: dict[str, str]
-    runbook: dict[str, Any] | None
+    runbook: RunbookJSON | None
     count: int = 1
     samples: list[str] = field(default_factory=list)
     notified_count: int = 1
@@ -75,7 +112,7 @@ class Incident:
     resolved: bool = False
     detail: dict[str, Any] = field(default_factory=dict)   # detector-specific (rates)
 
-    def event(self, name: str) -> dict[str, Any]:
+    def event(self, name: EventName) -> IncidentEvent:
         """The incident event JSON of DESIGN.md §1."""
         return {
             "event": name, "id": self.id, "kind": self.kind, "class": self.cls,
@@ -102,14 +139,16 @@ class IncidentTracker:
         self.open: dict[str, Incident] = {}
         self._deadlines: list[tuple[float, str]] = []
 
-    def observe(self, *, kind: str, cls: str, service: str, key: dict[str, str],
-                severity: str, summary: str, sample: str, when: float,
-                pattern: str | None = None, fields: dict[str, str] | None = None,
-                runbook: dict[str, Any] | None = None,
-                detail: dict[str, Any] | None = None, add: int = 1) -> list[dict[str, Any]]:
-        """Count ``add`` occurrences; the events they cause (open, update, or resolve + open)."""
-        fingerprint = fingerprint_of(kind, cls, service, key.items())
-        events: list[dict[str, Any]] = []
+    def apply(self, finding: Finding) -> list[IncidentEvent]:
+        if isinstance(finding, Occurrence):
+            return self.observe(finding)
+        return self.close(finding)
+
+    def observe(self, seen: Occurrence) -> list[IncidentEvent]:
+        """Count the occurrences; the events they cause (open, update, or resolve + open)."""
+        fingerprint = fingerprint_of(seen.kind, seen.cls, seen.service, seen.key.items())
+        events: list[IncidentEvent] = []
+        when = seen.when
         incident = self.open.get(fingerprint)
         if incident is not None and when - incident.last_seen >= self.resolve_after:
             events.append(self._resolve(incident))
@@ -117,50 +156,49 @@ class IncidentTracker:
         if incident is None:
             incident = Incident(
                 id=hashlib.sha1(f"{fingerprint}:{when:.3f}".encode()).hexdigest()[:16],
-                kind=kind, cls=cls, pattern=pattern, severity=severity, service=service,
-                fingerprint=fingerprint, first_seen=when, last_seen=when,
-                summary=_clip(redact(summary), MAX_SUMMARY_CHARS),
-                fields={k: redact(v) for k, v in (fields or key).items()},
-                runbook=runbook, notified_at=when, detail=dict(detail or {}),
-                count=add, notified_count=add)
-            incident.samples.append(_clip(redact(sample), MAX_SAMPLE_CHARS))
+                kind=seen.kind, cls=seen.cls, pattern=seen.pattern, severity=seen.severity,
+                service=seen.service, fingerprint=fingerprint, first_seen=when, last_seen=when,
+                summary=_clip(redact(seen.summary), MAX_SUMMARY_CHARS),
+                fields={k: redact(v) for k, v in (seen.fields or seen.key).items()},
+                runbook=seen.runbook, notified_at=when, detail=dict(seen.detail or {}),
+                count=seen.add, notified_count=seen.add)
+            incident.samples.append(_clip(redact(seen.sample), MAX_SAMPLE_CHARS))
             self.open[fingerprint] = incident
             heapq.heappush(self._deadlines, (when + self.resolve_after, fingerprint))
-            events.append(incident.event("open"))
+            events.append(incident.event(EventName.OPEN))
             if len(self.open) > self.max_open:
                 events.extend(self._evict())
             return events
-        incident.count += add
+        incident.count += seen.add
         if when > incident.last_seen:
             incident.last_seen = when
             heapq.heappush(self._deadlines, (when + self.resolve_after, fingerprint))
-        if _rank(severity) > _rank(incident.severity):
-            incident.severity = severity
-        if detail:
-            incident.detail.update(detail)
-            if kind != "signature":
-                incident.summary = _clip(redact(summary), MAX_SUMMARY_CHARS)
+        if seen.severity.rank > incident.severity.rank:
+            incident.severity = seen.severity
+        if seen.detail:
+            incident.detail.update(seen.detail)
+            if seen.kind is not Kind.SIGNATURE:
+                incident.summary = _clip(redact(seen.summary), MAX_SUMMARY_CHARS)
         if len(incident.samples) < MAX_SAMPLES:
-            incident.samples.append(_clip(redact(sample), MAX_SAMPLE_CHARS))
+            incident.samples.append(_clip(redact(seen.sample), MAX_SAMPLE_CHARS))
         if when - incident.notified_at >= self.update_interval:
             incident.notified_at = when
             incident.notified_count = incident.count
-            events.append(incident.event("update"))
+            events.append(incident.event(EventName.UPDATE))
         return events
 
-    def close(self, kind: str, cls: str, service: str, key: dict[str, str],
-              when: float) -> list[dict[str, Any]]:
+    def close(self, over: Resolution) -> list[IncidentEvent]:
         """Resolve an incident now (a detector says the condition is over)."""
-        fingerprint = fingerprint_of(kind, cls, service, key.items())
+        fingerprint = fingerprint_of(over.kind, over.cls, over.service, over.key.items())
         incident = self.open.get(fingerprint)
         if incident is None:
             return []
-        incident.last_seen = max(incident.last_seen, when)
+        incident.last_seen = max(incident.last_seen, over.when)
         return [self._resolve(incident)]
 
-    def tick(self, now: float) -> list[dict[str, Any]]:
+    def tick(self, now: float) -> list[IncidentEvent]:
         """Resolve every incident quiet since ``now - resolve_after``."""
-        events = []
+        events: list[IncidentEvent] = []
         deadlines = self._deadlines
         while deadlines and deadlines[0][0] <= now:
             deadline, fingerprint = heapq.heappop(deadlines)
@@ -170,35 +208,46 @@ class IncidentTracker:
             events.append(self._resolve(incident))
         return events
 
-    def _resolve(self, incident: Incident) -> dict[str, Any]:
+    def _resolve(self, incident: Incident) -> IncidentEvent:
         del self.open[incident.fingerprint]
         incident.resolved = True
-        return incident.event("resolve")
+        return incident.event(EventName.RESOLVE)
 
-    def _evict(self) -> list[dict[str, Any]]:
+    def _evict(self) -> list[IncidentEvent]:
         oldest = min(self.open.values(), key=lambda i: i.last_seen)
         return [self._resolve(oldest)]
 
     # -- persistence (the daemon keeps open incidents across restarts) ----------------
-    def snapshot(self) -> list[dict[str, Any]]:
-        return [{"id": i.id, "kind": i.kind, "cls": i.cls, "pattern": i.pattern,
-                 "severity": i.severity, "service": i.service, "fingerprint": i.fingerprint,
-                 "first_seen": i.first_seen, "last_seen": i.last_seen, "summary": i.summary,
-                 "fields": i.fields, "runbook": i.runbook, "count": i.count,
-                 "samples": i.samples, "notified_count": i.notified_count,
-                 "notified_at": i.notified_at, "detail": i.detail}
-                for i in self.open.values()]
+    def snapshot(self) -> dict[str, Any]:
+        return {"version": SNAPSHOT_VERSION, "incidents": [
+            {"id": i.id, "kind": i.kind, "cls": i.cls, "pattern": i.pattern,
+             "severity": i.severity, "service": i.service, "fingerprint": i.fingerprint,
+             "first_seen": i.first_seen, "last_seen": i.last_seen, "summary": i.summary,
+             "fields": i.fields, "runbook": i.runbook, "count": i.count,
+             "samples": i.samples, "notified_count": i.notified_count,
+             "notified_at": i.notified_at, "detail": i.detail}
+            for i in self.open.values()]}
 
-    def restore(self, items: Iterable[dict[str, Any]]) -> None:
-        for item in items:
-            incident = Incident(**item)
+    def restore(self, data: Any) -> None:
+        """Open incidents from :meth:`snapshot` (version 0, a bare list, is read too)."""
+        items = data if isinstance(data, list) else _versioned(data, "incidents")
+        try:
+            restored = [Incident(**{**item, "kind": Kind(item["kind"]),
+                                    "severity": Severity(item["severity"])})
+                        for item in items]
+        except (TypeError, KeyError, ValueError) as exc:
+            raise StateError(f"open incidents: {exc}") from None
+        for incident in restored:
             self.open[incident.fingerprint] = incident
             heapq.heappush(self._deadlines,
                            (incident.last_seen + self.resolve_after, incident.fingerprint))
 
 
-def _rank(severity: str) -> int:
-    return {"info": 0, "warning": 1, "error": 2, "critical": 3}.get(severity, 0)
+def _versioned(data: Any, key: str) -> Any:
+    if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
+        version = data.get("version") if isinstance(data, dict) else type(data).__name__
+        raise StateError(f"unknown snapshot version {version!r}")
+    return data[key]
 
 
 def _clip(text: str, limit: int) -> str:

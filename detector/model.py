@@ -1,9 +1,10 @@
-"""The few value types every stage shares."""
+"""The few value types every stage shares: log events, levels, and incident events."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from enum import StrEnum
+from typing import Final, TypedDict
 
 __all__ = [
     "CRITICAL",
@@ -12,11 +13,13 @@ __all__ = [
     "INFO",
     "LEVEL_NAMES",
     "NOLEVEL",
-    "SEVERITIES",
-    "SEVERITY_RANK",
     "WARNING",
     "Event",
-    "severity_for_level",
+    "EventName",
+    "IncidentEvent",
+    "Kind",
+    "RunbookJSON",
+    "Severity",
 ]
 
 # Log levels, as numbers so they compare (the stdlib logging scale).
@@ -29,19 +32,62 @@ CRITICAL: Final = 50
 LEVEL_NAMES: Final = {NOLEVEL: "none", DEBUG: "debug", INFO: "info", WARNING: "warning",
                       ERROR: "error", CRITICAL: "critical"}
 
-# Incident severities, lowest first.
-SEVERITIES: Final = ("info", "warning", "error", "critical")
-SEVERITY_RANK: Final = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+class Severity(StrEnum):
+    """An incident's severity, lowest first (members compare by ``rank``)."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+    @classmethod
+    def for_level(cls, level: int) -> Severity:
+        if level >= CRITICAL:
+            return cls.CRITICAL
+        if level >= ERROR:
+            return cls.ERROR
+        if level >= WARNING:
+            return cls.WARNING
+        return cls.INFO
 
 
-def severity_for_level(level: int) -> str:
-    if level >= CRITICAL:
-        return "critical"
-    if level >= ERROR:
-        return "error"
-    if level >= WARNING:
-        return "warning"
-    return "info"
+_SEVERITY_RANK: Final = {severity: rank for rank, severity in enumerate(Severity)}
+
+
+class Kind(StrEnum):
+    """What opened an incident."""
+
+    SIGNATURE = "signature"        # a pattern matched
+    RATE_SPIKE = "rate_spike"      # a rate rose far above its learned baseline
+    NEW_ERROR = "new_error"        # an error-level message of a shape never seen before
+
+
+class EventName(StrEnum):
+    """What an incident event says happened to its incident."""
+
+    OPEN = "open"
+    UPDATE = "update"              # the count grew (throttled)
+    RESOLVE = "resolve"            # quiet for the resolve window, or the rate is back
+
+
+class RunbookJSON(TypedDict, total=False):
+    title: str
+    steps: list[str]
+    url: str
+
+
+# The incident event of DESIGN.md §1: what `--output jsonl` prints and webhooks receive.
+IncidentEvent = TypedDict("IncidentEvent", {
+    "event": EventName, "id": str, "kind": Kind, "class": str, "pattern": str | None,
+    "severity": Severity, "service": str, "fingerprint": str, "first_seen": str,
+    "last_seen": str, "count": int, "summary": str, "fields": dict[str, str],
+    "samples": list[str], "runbook": RunbookJSON | None,
+})
 
 
 @dataclass(slots=True)

@@ -11,30 +11,21 @@ daemon with wall time; the code is the same.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from detector.clock import EventClock
 from detector.decode.events import Stream, assemble, first_time_in, last_time_in
-from detector.incidents import IncidentTracker
+from detector.detect.base import Detector
+from detector.incidents import Finding, IncidentTracker, Occurrence
 from detector.match.engine import Engine, Match
-from detector.model import Event
+from detector.model import Event, IncidentEvent, Kind
+from detector.redact import redact
+from detector.runbooks import Runbooks
 
-__all__ = ["Detector", "Pipeline", "Stats"]
+__all__ = ["Pipeline", "Sink", "Stats"]
 
-IncidentEvent = dict[str, Any]
 Sink = Callable[[IncidentEvent], None]
-
-
-class Detector(Protocol):
-    """Something that learns from events and opens incidents of its own kind."""
-
-    def observe(self, event: Event, match: Match | None, when: float) -> None: ...
-
-    def seen(self, service: str, when: float) -> None: ...
-
-    def advance(self, watermark: float) -> None: ...
 
 
 @dataclass
@@ -50,9 +41,11 @@ class Stats:
 
 class Pipeline:
     def __init__(self, engine: Engine, tracker: IncidentTracker, clock: EventClock,
-                 sink: Sink, detectors: Sequence[Detector] = ()) -> None:
+                 sink: Sink, detectors: Sequence[Detector] = (),
+                 runbooks: Runbooks | None = None) -> None:
         """``detectors`` learn from every event after the signatures are confirmed."""
         self.engine = engine
+        self.runbooks = runbooks or Runbooks(engine.patterns)
         self.tracker = tracker
         self.clock = clock
         self.sink = sink
@@ -63,9 +56,13 @@ class Pipeline:
         self.stats.incident_events[(event["event"], event["kind"], event["class"])] += 1
         self.sink(event)
 
-    def emit_all(self, events: Sequence[IncidentEvent]) -> None:
-        for event in events:
-            self.emit(event)
+    def apply(self, findings: Iterable[Finding]) -> None:
+        """Hand findings to the incident tracker and emit the incident events they cause."""
+        for finding in findings:
+            if isinstance(finding, Occurrence):
+                finding.runbook = self.runbooks.choose(finding)
+            for event in self.tracker.apply(finding):
+                self.emit(event)
 
     def feed(self, buf: bytes, stream: Stream, *, final: bool = False,
              arrival: float | None = None) -> int:
@@ -101,6 +98,8 @@ class Pipeline:
         when = self.clock.admit(event.time, event.timed, arrival,
                                 stream.timeline if stream is not None else None)
         event.time = when
+        # Secrets are masked before anything is captured, counted, learned or stored.
+        event.text = redact(event.text)
         stats = self.stats
         stats.events += 1
         match = self.engine.confirm(event)
@@ -110,13 +109,13 @@ class Pipeline:
             # Different signatures are different problems even when they share a class.
             key = {name: match.fields.get(name, "") for name in pattern.fingerprint}
             key["pattern"] = pattern.id
-            self.emit_all(self.tracker.observe(
-                kind="signature", cls=pattern.cls, service=event.service, key=key,
+            self.apply((Occurrence(
+                kind=Kind.SIGNATURE, cls=pattern.cls, service=event.service, key=key,
                 severity=pattern.severity, summary=_summary(match), sample=event.text,
                 when=when, pattern=pattern.id, fields=match.fields,
-                runbook=pattern.runbook.as_json()))
+                runbook=pattern.runbook.as_json()),))
         for detector in self.detectors:
-            detector.observe(event, match, when)
+            self.apply(detector.observe(event, match, when))
 
     def advance(self, watermark: float | None = None) -> None:
         """Move time forward: resolve quiet incidents, close rate buckets."""
@@ -125,8 +124,9 @@ class Pipeline:
         if watermark is None:
             return
         for detector in self.detectors:
-            detector.advance(watermark)
-        self.emit_all(self.tracker.tick(watermark))
+            self.apply(detector.advance(watermark))
+        for event in self.tracker.tick(watermark):
+            self.emit(event)
 
 
 def _summary(match: Match) -> str:

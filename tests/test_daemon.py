@@ -147,7 +147,8 @@ def test_an_appended_line_becomes_a_delivered_incident(tmp_path: Path) -> None:
         names = [e["event"] for e in running.logged()]
         assert names[0] == "detector.started" and names[-1] == "detector.stopped"
         checkpoints = json.loads((tmp_path / "state" / "checkpoints.json").read_text())
-        assert checkpoints["app-logs"]["files"][0]["offset"] == log.stat().st_size
+        assert checkpoints["version"] == 1
+        assert checkpoints["sources"]["app-logs"]["files"][0]["offset"] == log.stat().st_size
 
 
 def test_sighup_reloads_packs_and_notifiers_and_keeps_incidents(tmp_path: Path) -> None:

@@ -13,8 +13,10 @@ from receivers import Answer, Receiver
 from test_notifiers import config, incident
 
 from detector.decode.timestamps import parse_iso
-from detector.notify.dispatcher import Dispatcher, TokenBucket, backoff, build_notifiers
+from detector.notify import build_notifiers
+from detector.notify.dispatcher import Dispatcher, TokenBucket
 from detector.notify.outbox import Outbox
+from detector.retry import backoff
 from detector.telemetry.metrics import Registry
 
 SUCCESS = {"slack": Answer(200, b"ok"),

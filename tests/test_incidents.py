@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from detector.incidents import IncidentTracker, iso, mask_ids
+from detector.incidents import IncidentTracker, Occurrence, iso, mask_ids
+from detector.model import Kind, Severity
 
 KEYS = ("event", "id", "kind", "class", "pattern", "severity", "service", "fingerprint",
         "first_seen", "last_seen", "count", "summary", "fields", "samples", "runbook")
@@ -14,10 +15,10 @@ def tracker() -> IncidentTracker:
 
 def occur(t: IncidentTracker, when: float, key: str = "lock:smart_bot:1", service: str = "api",
           sample: str = "LockError: x"):  # type: ignore[no-untyped-def]
-    return t.observe(kind="signature", cls="lock_timeout", service=service,
-                     key={"lock": key}, severity="error", summary="Redis lock not acquired",
-                     sample=sample, when=when, pattern="redis.lock_error",
-                     runbook={"title": "t", "steps": ["s"]})
+    return t.observe(Occurrence(
+        kind=Kind.SIGNATURE, cls="lock_timeout", service=service, key={"lock": key},
+        severity=Severity.ERROR, summary="Redis lock not acquired", sample=sample, when=when,
+        pattern="redis.lock_error", runbook={"title": "t", "steps": ["s"]}))
 
 
 def test_the_event_json_has_exactly_the_design_keys() -> None:

@@ -44,13 +44,14 @@ def test_templates_are_capped_and_expire() -> None:
 class Novelty:
     def __init__(self) -> None:
         self.config = DetectConfig()
-        tracker = IncidentTracker(resolve_after=600, update_interval=300)
+        self.tracker = IncidentTracker(resolve_after=600, update_interval=300)
         self.events: list[dict[str, Any]] = []
-        self.detector = NoveltyDetector(self.config, tracker, self.events.extend)
+        self.detector = NoveltyDetector(self.config)
 
     def error(self, text: str, when: float, level: int = ERROR) -> None:
         event = Event(time=when, service="api", level=level, text=text, source="t")
-        self.detector.observe(event, None, when)
+        for finding in self.detector.observe(event, None, when):
+            self.events.extend(self.tracker.apply(finding))
 
 
 def test_nothing_is_new_during_warm_up_then_new_shapes_open_incidents() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import math
-import pickle
 import random
 from dataclasses import replace
 from typing import Any
@@ -24,8 +24,14 @@ class Run:
         self.tracker = IncidentTracker(resolve_after=self.config.resolve_after,
                                        update_interval=self.config.update_interval)
         self.events: list[dict[str, Any]] = []
-        self.detector = RateDetector(self.config, self.tracker, self.events.extend)
+        self.detector = RateDetector(self.config)
         self.rng = random.Random(42)
+
+    def advance(self, watermark: float) -> None:
+        """The detector's verdicts, through the tracker, as the pipeline does it."""
+        for finding in self.detector.advance(watermark):
+            self.events.extend(self.tracker.apply(finding))
+        self.tracker.tick(watermark)
 
     def poisson(self, per_minute: float) -> int:
         # Knuth's method: fine for the small means of one 10-second bucket
@@ -43,8 +49,7 @@ class Run:
             n = self.poisson(per_minute)
             if n:
                 self.detector.count(service, cls, t, n, sample=f"LockError #{bucket}")
-            self.detector.advance(t - 1)
-            self.tracker.tick(t - 1)
+            self.advance(t - 1)
 
     def spikes(self, event: str = "open") -> list[dict[str, Any]]:
         return [e for e in self.events if e["kind"] == "rate_spike" and e["event"] == event]
@@ -138,7 +143,7 @@ def test_error_rate_spikes_are_not_repeated_for_a_class_spike() -> None:
             for _ in range(20):
                 detector.count("api", "lock_timeout", t)
                 detector.count("api", ERROR_RATE, t)
-        detector.advance(t)
+        run.advance(t)
     classes = [e["class"] for e in run.spikes()]
     assert classes == ["lock_timeout"]
 
@@ -157,7 +162,7 @@ def test_unclassified_errors_spike_as_error_rate() -> None:
 def test_late_events_are_counted_not_added() -> None:
     run = Run()
     run.detector.count("api", "lock_timeout", T0 + 100)
-    run.detector.advance(T0 + 600)
+    run.advance(T0 + 600)
     run.detector.count("api", "lock_timeout", T0 + 100)
     assert run.detector.late == 1
 
@@ -167,7 +172,7 @@ def test_memory_is_bounded_by_max_keys_and_idle_expiry() -> None:
     for n in range(25):
         run.detector.count(f"svc-{n}", "lock_timeout", T0 + n)
     assert len(run.detector.keys) == 10
-    run.detector.advance(T0 + KEY_EXPIRY + 3600)
+    run.advance(T0 + KEY_EXPIRY + 3600)
     assert run.detector.keys == {}
 
 
@@ -177,10 +182,9 @@ def test_state_survives_a_restart() -> None:
         run.detector.seen("api", T0)
         run.play(T0, 120, 1.0)
         if restart:
-            saved = pickle.dumps(run.detector.snapshot())
-            fresh = RateDetector(run.config, run.tracker, run.events.extend)
-            fresh.services = dict(run.detector.services)
-            fresh.restore(pickle.loads(saved))
+            saved = json.dumps(run.detector.snapshot())
+            fresh = RateDetector(run.config)
+            fresh.restore(json.loads(saved))
             run.detector = fresh
         run.play(T0 + 7200, 5, 20.0)
         return [e["first_seen"] for e in run.spikes()]

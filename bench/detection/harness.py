@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from detector.config import DetectConfig  # noqa: E402
 from detector.detect.rates import RateDetector  # noqa: E402
 from detector.incidents import IncidentTracker  # noqa: E402
+from detector.model import IncidentEvent  # noqa: E402
 
 DAY = 86400.0
 BUCKET = 10.0
@@ -93,12 +94,12 @@ def simulate(family: str, services: dict[str, Callable[[np.ndarray], np.ndarray]
                               update_interval=config.update_interval)
     outcome = Outcome(family, service_days=days * len(services), bursts=bursts)
 
-    def emit(events: list[dict[str, Any]]) -> None:
+    def emit(events: list[IncidentEvent]) -> None:
         for event in events:
             if event["event"] == "open" and event["kind"] == "rate_spike":
                 outcome.opens.append((event["service"], _parse(event["first_seen"])))
 
-    detector = RateDetector(config, tracker, emit)
+    detector = RateDetector(config)
     buckets = int(days * DAY / BUCKET)
     times = START + np.arange(buckets) * BUCKET
     counts = {}
@@ -114,7 +115,8 @@ def simulate(family: str, services: dict[str, Callable[[np.ndarray], np.ndarray]
                 t = float(times[first + offset]) + 1.0
                 detector.count(name, CLS, t, int(chunk[offset]))
         watermark = float(times[min(first + step, buckets - 1)]) - config.lateness
-        detector.advance(watermark)
+        for finding in detector.advance(watermark):
+            emit(tracker.apply(finding))
         tracker.tick(watermark)
     return outcome
 

@@ -8,7 +8,7 @@ from typing import TextIO
 
 from detector.config import Config
 from detector.errors import UserError
-from detector.notify.outbox import Outbox
+from detector.notify.outbox import FILE_NAME, Outbox
 
 __all__ = ["outbox_command"]
 
@@ -16,13 +16,13 @@ __all__ = ["outbox_command"]
 def outbox_command(config: Config, action: str, ids: list[int], *, all_items: bool,
                    dead_only: bool, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    path = config.state.dir / "outbox.sqlite3"
+    path = config.state.dir / FILE_NAME
     if not path.exists():
         if action == "list":
             out.write(f"The outbox is empty ({path} does not exist yet).\n")
             return 0
         raise UserError(f"no outbox at {path}")
-    with Outbox(path) as outbox:
+    with Outbox.in_state_dir(config.state.dir) as outbox:
         if action == "list":
             return _list(outbox, dead_only, out)
         if not ids and not all_items:

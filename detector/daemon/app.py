@@ -10,8 +10,8 @@ SIGTERM/SIGINT: stop the sources, drain the queue and the outbox (each under a
 deadline), write checkpoints and state, exit 0. SIGHUP: reload the config's
 pattern packs and notifiers; incidents, rates and templates are kept (sources
 are not reloaded: restart for those). State lives in the state directory:
-``checkpoints.json``, ``incidents.json``, ``rates.pickle``, ``novelty.json``,
-``outbox.sqlite3``.
+``checkpoints.json``, ``incidents.json``, ``rates.json``, ``novelty.json`` (each
+versioned JSON), ``outbox.sqlite3``.
 """
 
 from __future__ import annotations
@@ -25,19 +25,21 @@ from typing import Any
 import structlog
 
 from detector import __version__
-from detector.build import build_pipeline, load_patterns, make_engine, runbooks_for
+from detector.build import build_pipeline, load_patterns, make_engine
 from detector.config import Config, load_config
 from detector.daemon.feeder import Feeder
 from detector.daemon.http import HttpServer, json_response
+from detector.daemon.legacy import migrate_rates
 from detector.daemon.queue import BatchQueue
 from detector.daemon.state import StateDir
-from detector.daemon.systemd import Notifier as Systemd
+from detector.daemon.systemd import SystemdNotifier
 from detector.daemon.watch import Watch
-from detector.detect.novelty import NoveltyDetector
-from detector.detect.rates import RateDetector
 from detector.errors import DetectorError, UserError
-from detector.notify.dispatcher import Dispatcher, build_notifiers
+from detector.model import EventName, IncidentEvent
+from detector.notify import build_notifiers
+from detector.notify.dispatcher import Dispatcher
 from detector.notify.outbox import Outbox
+from detector.runbooks import Runbooks
 from detector.sources import Source, build_source
 from detector.sources.base import Batch
 from detector.telemetry.metrics import Registry
@@ -49,7 +51,8 @@ log = structlog.get_logger("detector.daemon.app")
 QUEUE_BYTES = 4 << 20         # what the queue may hold before the sources must wait
 TICK = 0.1
 PERSIST_EVERY = 5.0
-DRAIN_DEADLINE = 15.0         # on shutdown: for the queue, then for the outbox
+DRAIN_DEADLINE = 15.0
+CHECKPOINTS_VERSION = 1         # on shutdown: for the queue, then for the outbox
 
 
 def run(config: Config, *, engine: str = "auto") -> int:
@@ -72,7 +75,7 @@ class Daemon:
         self.registry = Registry()
         self.state = StateDir(config.state.dir)
         self.engine = make_engine(config, load_patterns(config), engine)
-        self.outbox = Outbox(config.state.dir / "outbox.sqlite3")
+        self.outbox = Outbox.in_state_dir(config.state.dir)
         self.dispatcher = Dispatcher(build_notifiers(config.notify), self.outbox, self.registry)
         self.pipeline = build_pipeline(config, self.engine, self._deliver, live=True)
         self.feeder = Feeder(self.pipeline)
@@ -81,50 +84,45 @@ class Daemon:
             build_source(c, self.registry, self._queue_full) for c in config.sources]
         self.watch = Watch(self.sources, self.pipeline, self.registry, self.queue,
                            lambda: self.feeder.held)
-        self.systemd = Systemd()
+        self.systemd = SystemdNotifier()
         self.stop_sources = asyncio.Event()
         self.stop_requested = asyncio.Event()
         self.reload_requested = asyncio.Event()
         self._restore()
 
-    def _deliver(self, event: dict[str, Any]) -> None:
+    def _deliver(self, event: IncidentEvent) -> None:
         self.dispatcher.enqueue(event)       # durably in the outbox before anything is sent
 
     def _queue_full(self) -> bool:
         return self.queue.nearly_full()
 
     # -- persistence ------------------------------------------------------------------
-    def _detector(self, kind: type[Any]) -> Any:
-        return next((d for d in self.pipeline.detectors if isinstance(d, kind)), None)
-
     def _restore(self) -> None:
-        checkpoints = self.state.read_json("checkpoints.json") or {}
+        state = self.state
+        state.load("checkpoints.json", self._restore_checkpoints)
+        state.load("incidents.json", self.pipeline.tracker.restore)
+        if any(d.name == "rates" for d in self.pipeline.detectors):
+            migrate_rates(state, self.config.detect.bucket)
+        for detector in self.pipeline.detectors:
+            state.load(f"{detector.name}.json", detector.restore)
+        self.dispatcher.seed(i.event(EventName.OPEN) for i in self.pipeline.tracker.open.values())
+
+    def _restore_checkpoints(self, data: Any) -> None:
+        # 0.1.0 wrote the bare {source: checkpoint} map
+        saved = data["sources"] if data.get("version") == CHECKPOINTS_VERSION else data
         for source in self.sources:
-            source.restore(checkpoints.get(source.name, {}))
-        self.pipeline.tracker.restore(self.state.read_json("incidents.json") or [])
-        rates = self._detector(RateDetector)
-        saved_rates = self.state.read_pickle("rates.pickle") if rates else None
-        if rates is not None and saved_rates:
-            rates.services.update(saved_rates["services"])
-            rates.restore(saved_rates["keys"])
-        novelty = self._detector(NoveltyDetector)
-        saved_novelty = self.state.read_json("novelty.json") if novelty else None
-        if novelty is not None and saved_novelty:
-            novelty.restore(saved_novelty)
-        self.dispatcher.seed(i.event("open") for i in self.pipeline.tracker.open.values())
+            source.restore(saved.get(source.name, {}))
 
     def persist(self) -> None:
-        self.state.write_json("checkpoints.json", {s.name: s.checkpoint() for s in self.sources})
-        self.state.write_json("incidents.json", self.pipeline.tracker.snapshot())
-        rates = self._detector(RateDetector)
-        if rates is not None:
-            for key in rates.keys.values():
-                key.series = None
-            self.state.write_pickle("rates.pickle", {"services": rates.services,
-                                                     "keys": rates.snapshot()})
-        novelty = self._detector(NoveltyDetector)
-        if novelty is not None:
-            self.state.write_json("novelty.json", novelty.snapshot())
+        """Write positions, open incidents and what the detectors learned (``OSError``
+        when the state directory cannot take them)."""
+        state = self.state
+        state.write_json("checkpoints.json", {
+            "version": CHECKPOINTS_VERSION,
+            "sources": {s.name: s.checkpoint() for s in self.sources}})
+        state.write_json("incidents.json", self.pipeline.tracker.snapshot())
+        for detector in self.pipeline.detectors:
+            state.write_json(f"{detector.name}.json", detector.snapshot())
 
     # -- the tasks --------------------------------------------------------------------
     async def _emit(self, batch: Batch) -> None:
@@ -174,9 +172,7 @@ class Daemon:
             log.error("reload.failed", error=str(exc), kept="the running configuration")
             return
         self.pipeline.engine = engine
-        rates = self._detector(RateDetector)
-        if rates is not None:
-            rates.runbooks.update(runbooks_for(engine.patterns))
+        self.pipeline.runbooks = Runbooks(engine.patterns)
         await self.dispatcher.replace(build_notifiers(config.notify))
         self.config = config
         self.engine = engine
@@ -269,6 +265,7 @@ class Daemon:
             return json_response(report, 200 if healthy else 503)
 
         def incidents() -> tuple[int, str, bytes]:
-            return json_response([i.event("open") for i in self.pipeline.tracker.open.values()])
+            tracker = self.pipeline.tracker
+            return json_response([i.event(EventName.OPEN) for i in tracker.open.values()])
 
         return {"/metrics": metrics, "/healthz": healthz, "/incidents": incidents}

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import socket
 
-__all__ = ["Notifier"]
+__all__ = ["SystemdNotifier"]
 
 
-class Notifier:
+class SystemdNotifier:
     def __init__(self, environ: dict[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
         address = env.get("NOTIFY_SOCKET", "")

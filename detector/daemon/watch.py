@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from detector.daemon.queue import BatchQueue
+from detector.incidents import Occurrence, Resolution
+from detector.model import Kind, RunbookJSON, Severity
 from detector.pipeline import Pipeline
 from detector.sources.base import Source
 from detector.telemetry.metrics import Registry
@@ -21,7 +23,7 @@ __all__ = ["Watch"]
 
 FAILING_GRACE = 30.0
 REPORT_EVERY = 60.0
-RUNBOOK = {
+RUNBOOK: RunbookJSON = {
     "title": "The detector cannot read one of its sources",
     "steps": ["`curl -s http://127.0.0.1:9464/healthz` names the source and the last error.",
               "`journalctl -u detector` shows when it started (logged once per kind of error).",
@@ -97,19 +99,18 @@ class Watch:
     def check(self) -> None:
         """Open, keep alive or resolve ``source_down`` incidents."""
         now = time.time()
-        tracker = self.pipeline.tracker
         for source in self.sources:
             problem = self.problem(source, now)
             if problem is None:
                 if self.down.pop(source.name, None) is not None:
-                    self.pipeline.emit_all(tracker.close("signature", "source_down",
-                                                         source.name, {}, now))
+                    self.pipeline.apply((Resolution(Kind.SIGNATURE, "source_down", source.name,
+                                                    {}, now),))
                 continue
             last = self.down.get(source.name)
             if last is not None and now - last < REPORT_EVERY:
                 continue
             self.down[source.name] = now
-            self.pipeline.emit_all(tracker.observe(
-                kind="signature", cls="source_down", service=source.name, key={},
-                severity="error", summary=f"Source {source.name} is down: {problem}",
-                sample=problem, when=now, pattern="detector.source_down", runbook=RUNBOOK))
+            self.pipeline.apply((Occurrence(
+                kind=Kind.SIGNATURE, cls="source_down", service=source.name, key={},
+                severity=Severity.ERROR, summary=f"Source {source.name} is down: {problem}",
+                sample=problem, when=now, pattern="detector.source_down", runbook=RUNBOOK),))

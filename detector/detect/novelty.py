@@ -12,20 +12,22 @@ service, forgotten when unseen for ``novelty_expiry``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from detector.config import DetectConfig
 from detector.detect.templates import Template, TemplateTree, mask
-from detector.incidents import IncidentTracker
+from detector.errors import StateError
+from detector.incidents import Finding, Occurrence
 from detector.match.engine import Match
-from detector.model import ERROR, Event
+from detector.model import ERROR, Event, Kind, RunbookJSON, Severity
 
 __all__ = ["NoveltyDetector"]
 
 CLASS = "unhandled_exception"
-RUNBOOK = {
+SNAPSHOT_VERSION = 1
+RUNBOOK: RunbookJSON = {
     "title": "An error this service never logged before",
     "steps": ["Read the sample: a new message often means new code (a deploy) or a new "
               "failure mode of a dependency.",
@@ -43,11 +45,10 @@ class ServiceTemplates:
 
 
 class NoveltyDetector:
-    def __init__(self, config: DetectConfig, tracker: IncidentTracker,
-                 emit: Callable[[list[dict[str, Any]]], None]) -> None:
+    name = "novelty"
+
+    def __init__(self, config: DetectConfig) -> None:
         self.config = config
-        self.tracker = tracker
-        self.emit = emit
         self.services: dict[str, ServiceTemplates] = {}
         self.new = 0
         self._next_expiry_check: float | None = None
@@ -60,65 +61,75 @@ class NoveltyDetector:
         elif when < state.first_seen:
             state.first_seen = when
 
-    def observe(self, event: Event, match: Match | None, when: float) -> None:
+    def observe(self, event: Event, match: Match | None, when: float) -> Sequence[Finding]:
         self.seen(event.service, when)
         state = self.services[event.service]
         if match is not None or event.level < ERROR:
-            return
+            return ()
         tokens = mask(event.text)
         if not tokens:
-            return
+            return ()
         template, is_new = state.tree.match(tokens, when)
         if is_new:
             if when - state.first_seen < self.config.novelty_warmup:
-                return                     # still learning what this service's errors look like
+                return ()                  # still learning what this service's errors look like
             self.new += 1
             state.open[template.id] = when
-            self._report(event, template, when)
-            return
+            return (self._report(event, template, when),)
         opened = state.open.get(template.id)
         if opened is None:
-            return
+            return ()
         if when - opened >= self.config.resolve_after:
             del state.open[template.id]    # recurring: no longer new
-            return
-        self._report(event, template, when)
+            return ()
+        return (self._report(event, template, when),)
 
-    def _report(self, event: Event, template: Template, when: float) -> None:
+    def _report(self, event: Event, template: Template, when: float) -> Occurrence:
         text = template.text
-        self.emit(self.tracker.observe(
-            kind="new_error", cls=CLASS, service=event.service, key={"template": template.id},
-            severity="warning", summary=f"New error in {event.service}: {text[:240]}",
-            sample=event.text, when=when, fields={"template": text[:500]}, runbook=RUNBOOK))
+        return Occurrence(
+            kind=Kind.NEW_ERROR, cls=CLASS, service=event.service, key={"template": template.id},
+            severity=Severity.WARNING, summary=f"New error in {event.service}: {text[:240]}",
+            sample=event.text, when=when, fields={"template": text[:500]}, runbook=RUNBOOK)
 
-    def advance(self, watermark: float) -> None:
+    def advance(self, watermark: float) -> Sequence[Finding]:
         if self._next_expiry_check is None:
             self._next_expiry_check = watermark + EXPIRY_CHECK
         if watermark < self._next_expiry_check:
-            return
+            return ()
         self._next_expiry_check = watermark + EXPIRY_CHECK
         for state in self.services.values():
             state.tree.forget_older_than(watermark - self.config.novelty_expiry)
             for template_id, opened in list(state.open.items()):
                 if watermark - opened >= self.config.resolve_after * 2:
                     del state.open[template_id]
+        return ()
 
     # -- persistence -------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        return {service: {"first_seen": state.first_seen,
-                          "templates": [{"id": t.id, "tokens": t.tokens,
-                                         "first_seen": t.first_seen, "last_seen": t.last_seen,
-                                         "count": t.count} for t in state.tree.templates()]}
-                for service, state in self.services.items()}
+        return {"version": SNAPSHOT_VERSION, "services": {
+            service: {"first_seen": state.first_seen,
+                      "templates": [{"id": t.id, "tokens": t.tokens, "first_seen": t.first_seen,
+                                     "last_seen": t.last_seen, "count": t.count}
+                                    for t in state.tree.templates()]}
+            for service, state in self.services.items()}}
 
     def restore(self, data: dict[str, Any]) -> None:
-        for service, saved in data.items():
-            tree = TemplateTree(self.config.novelty_max_templates)
-            for item in saved["templates"]:
-                template = Template(id=item["id"], tokens=list(item["tokens"]),
-                                    first_seen=item["first_seen"], last_seen=item["last_seen"],
-                                    count=item["count"])
-                key = (len(template.tokens), template.tokens[0] if template.tokens else "")
-                tree.groups.setdefault(key, []).append(template)
-                tree.size += 1
-            self.services[service] = ServiceTemplates(first_seen=saved["first_seen"], tree=tree)
+        """Templates from :meth:`snapshot`; version 0 (no version key) is the same per-service
+        map without the envelope."""
+        services = data["services"] if "version" in data else data
+        if "version" in data and data["version"] != SNAPSHOT_VERSION:
+            raise StateError(f"novelty: unknown snapshot version {data['version']!r}")
+        try:
+            for service, saved in services.items():
+                tree = TemplateTree(self.config.novelty_max_templates)
+                for item in saved["templates"]:
+                    template = Template(id=item["id"], tokens=list(item["tokens"]),
+                                        first_seen=item["first_seen"],
+                                        last_seen=item["last_seen"], count=item["count"])
+                    key = (len(template.tokens), template.tokens[0] if template.tokens else "")
+                    tree.groups.setdefault(key, []).append(template)
+                    tree.size += 1
+                self.services[service] = ServiceTemplates(first_seen=saved["first_seen"],
+                                                          tree=tree)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise StateError(f"novelty: {exc!r}") from None

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["upper_tail"]
+from river import stats
+
+__all__ = ["EWMoments", "upper_tail"]
 
 _TOLERANCE = 1e-12
 _MAX_TERMS = 10_000
@@ -67,3 +69,54 @@ def upper_tail(k: int, mean: float, variance: float | None = None) -> float:
         if term < _TOLERANCE * total:
             break
     return min(1.0, math.exp(first + math.log(total)))
+
+
+class EWMoments:
+    """Exponentially weighted mean and variance of a series, restorable from JSON.
+
+    river's ``EWMean``, twice: of x and of x² (the variance is their difference, as
+    river's ``EWVar`` computes it). river's statistics live in Rust objects whose state
+    only pickles; keeping the two means as plain numbers lets the state directory hold
+    versioned JSON that survives an upgrade of river. A fresh ``EWMean`` takes its first
+    value as its mean, which is how a saved value is put back.
+    """
+
+    __slots__ = ("_mean", "_square", "fading")
+
+    def __init__(self, fading: float, mean: float = 0.0, square: float = 0.0) -> None:
+        self.fading = fading
+        self._mean = stats.EWMean(fading_factor=fading)
+        self._square = stats.EWMean(fading_factor=fading)
+        self._mean.update(mean)
+        self._square.update(square)
+
+    def update(self, x: float) -> None:
+        self._mean.update(x)
+        self._square.update(x * x)
+
+    def decay(self, n: int) -> None:
+        """``n`` updates with zero, in constant time (a long quiet gap)."""
+        keep = (1.0 - self.fading) ** n
+        mean, square = self.mean * keep, self._square.get() * keep
+        self._mean = stats.EWMean(fading_factor=self.fading)
+        self._square = stats.EWMean(fading_factor=self.fading)
+        self._mean.update(mean)
+        self._square.update(square)
+
+    @property
+    def mean(self) -> float:
+        return float(self._mean.get())
+
+    @property
+    def variance(self) -> float:
+        """May dip just below zero by rounding, as river's ``EWVar`` does."""
+        mean = self.mean
+        return float(self._square.get()) - mean * mean
+
+    def to_json(self) -> list[float]:
+        return [self.mean, float(self._square.get())]
+
+    @classmethod
+    def from_json(cls, fading: float, data: list[float]) -> EWMoments:
+        mean, square = data
+        return cls(fading, float(mean), float(square))

@@ -21,7 +21,7 @@ import regex
 from detector.config.toml import Table, load_toml
 from detector.errors import ConfigError
 from detector.match.translate import TranslateError, check_portable
-from detector.model import CRITICAL, ERROR, INFO, NOLEVEL, SEVERITIES, WARNING
+from detector.model import CRITICAL, ERROR, INFO, NOLEVEL, WARNING, RunbookJSON, Severity
 
 __all__ = ["BUILTIN_CLASSES", "Pattern", "Runbook", "load_packs", "shipped_packs_dir"]
 
@@ -46,7 +46,7 @@ class Runbook:
     steps: tuple[str, ...]
     source: str = ""
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self) -> RunbookJSON:
         return {"title": self.title, "steps": list(self.steps)}
 
 
@@ -54,7 +54,7 @@ class Runbook:
 class Pattern:
     id: str
     cls: str
-    severity: str
+    severity: Severity
     title: str
     source: str                     # the regex as written
     prefilter: str                  # its byte-level superset for the prefilter engines
@@ -150,7 +150,7 @@ def _read_pattern(t: Table, file: Path, strict_examples: bool) -> Pattern:
     cls = t.required_str("class")
     if not _CLASS.match(cls):
         raise t.error("class", f"class {cls!r} must be lowercase letters, digits, underscores")
-    severity = t.choice("severity", "error", SEVERITIES)
+    severity = Severity(t.choice("severity", "error", tuple(Severity)))
     title = t.required_str("title")
     source = t.required_str("regex")
     try:

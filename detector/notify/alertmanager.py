@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar
 
+from detector.model import IncidentEvent
 from detector.notify.base import Notifier, Request
 
 __all__ = ["AlertmanagerNotifier"]
@@ -39,9 +40,9 @@ class AlertmanagerNotifier(Notifier):
         if not self.endpoint.endswith("/api/v2/alerts"):
             self.endpoint += "/api/v2/alerts"
         self.refresh_interval = config.repeat_interval
-        self.active: dict[str, dict[str, Any]] = {}
+        self.active: dict[str, IncidentEvent] = {}
 
-    def alert(self, event: dict[str, Any], now: float) -> dict[str, Any]:
+    def alert(self, event: IncidentEvent, now: float) -> dict[str, Any]:
         book = event.get("runbook") or {}
         runbook = "\n".join([book.get("title", ""), *(f"- {s}" for s in book.get("steps", []))])
         if event["event"] == "resolve":
@@ -60,11 +61,11 @@ class AlertmanagerNotifier(Notifier):
             "endsAt": _rfc3339(ends),
         }
 
-    def request(self, event: dict[str, Any], *, key: str, now: float) -> Request:
+    def request(self, event: IncidentEvent, *, key: str, now: float) -> Request:
         request = self.json_request([self.alert(event, now)])
         return Request(request.method, self.endpoint, request.body, request.headers)
 
-    def delivered(self, event: dict[str, Any]) -> None:
+    def delivered(self, event: IncidentEvent) -> None:
         if event["event"] == "resolve":
             self.active.pop(event["fingerprint"], None)
         else:

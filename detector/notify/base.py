@@ -22,7 +22,7 @@ import orjson
 from detector import __version__
 from detector.config import NotifyConfig
 from detector.errors import NotifyError
-from detector.model import SEVERITY_RANK
+from detector.model import IncidentEvent, Severity
 from detector.redact import redact_value
 
 __all__ = ["Notifier", "Request", "event_key", "parse_retry_after"]
@@ -38,7 +38,7 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def event_key(event: dict[str, Any]) -> str:
+def event_key(event: IncidentEvent) -> str:
     """The idempotency key of an incident event: the same event, the same key."""
     return f"{event['id']}-{event['event']}-{event['count']}"
 
@@ -67,15 +67,15 @@ class Notifier:
     def __init__(self, config: NotifyConfig) -> None:
         self.config = config
         self.name = config.name
-        self.min_rank = SEVERITY_RANK[config.min_severity]
+        self.min_rank = Severity(config.min_severity).rank
         self.rate = config.rate_limit or self.default_rate
 
     # -- routing --------------------------------------------------------------------
-    def accepts(self, event: dict[str, Any]) -> bool:
+    def accepts(self, event: IncidentEvent) -> bool:
         config = self.config
         if event["event"] not in config.events:
             return False
-        if SEVERITY_RANK.get(event["severity"], 0) < self.min_rank:
+        if Severity(event["severity"]).rank < self.min_rank:
             return False
         if config.kinds and event["kind"] not in config.kinds:
             return False
@@ -90,7 +90,7 @@ class Notifier:
         return not any(fnmatch.fnmatchcase(service, g) for g in config.exclude_services)
 
     # -- the request ------------------------------------------------------------------
-    def request(self, event: dict[str, Any], *, key: str, now: float) -> Request:
+    def request(self, event: IncidentEvent, *, key: str, now: float) -> Request:
         raise NotImplementedError
 
     def json_request(self, payload: Any, headers: dict[str, str] | None = None, *,
@@ -122,7 +122,7 @@ class Notifier:
                            status=status, response=body)
 
     # -- hooks for notifiers that keep state (alertmanager) ---------------------------
-    def delivered(self, event: dict[str, Any]) -> None:
+    def delivered(self, event: IncidentEvent) -> None:
         """Called after ``event`` was accepted by the destination."""
 
     def refresh(self, now: float) -> Request | None:

@@ -13,38 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 import httpx
 import structlog
 
-from detector.config import NotifyConfig
 from detector.errors import NotifyError
-from detector.notify.alertmanager import AlertmanagerNotifier
+from detector.model import IncidentEvent
 from detector.notify.base import Notifier, event_key
 from detector.notify.outbox import SENT_RETENTION, Item, Outbox
-from detector.notify.pagerduty import PagerDutyNotifier
-from detector.notify.slack import SlackNotifier
-from detector.notify.webhook import WebhookNotifier
+from detector.retry import backoff
 from detector.telemetry.metrics import Registry
 
-__all__ = ["Dispatcher", "build_notifiers"]
+__all__ = ["Dispatcher"]
 
 log = structlog.get_logger("detector.notify")
 FORGET_EVERY = 600.0
-
-NOTIFIERS: dict[str, type[Notifier]] = {
-    "slack": SlackNotifier, "pagerduty": PagerDutyNotifier,
-    "alertmanager": AlertmanagerNotifier, "webhook": WebhookNotifier,
-}
-
-
-def build_notifiers(configs: Iterable[NotifyConfig]) -> list[Notifier]:
-    return [NOTIFIERS[c.type](c) for c in configs]
-
 
 class TokenBucket:
     """``rate`` requests per second, bursts of one: spacing, not batching."""
@@ -62,12 +47,6 @@ class TokenBucket:
         start = max(now, self.next_free)
         self.next_free = start + self.interval
         return start - now
-
-
-def backoff(attempts: int, base: float, cap: float,
-            rng: Callable[[float, float], float] = random.uniform) -> float:
-    """Exponential backoff with full jitter: uniform(0, min(cap, base · 2^attempts))."""
-    return rng(0.0, min(cap, base * (2 ** min(attempts, 30))))
 
 
 class Dispatcher:
@@ -120,7 +99,7 @@ class Dispatcher:
                 for n in self.notifiers]
 
     # -- producing ------------------------------------------------------------------
-    def enqueue(self, event: dict[str, Any]) -> int:
+    def enqueue(self, event: IncidentEvent) -> int:
         """Spool ``event`` for every destination whose routing accepts it."""
         key = event_key(event)
         rows = [(name, key, event) for name, n in self.notifiers.items() if n.accepts(event)]
@@ -134,7 +113,7 @@ class Dispatcher:
                 wake.set()
         return added
 
-    def seed(self, open_events: Iterable[dict[str, Any]]) -> None:
+    def seed(self, open_events: Iterable[IncidentEvent]) -> None:
         """Tell stateful notifiers (alertmanager) which incidents are open after a restart."""
         for event in open_events:
             for notifier in self.notifiers.values():

@@ -25,6 +25,8 @@ from typing import Any
 
 import orjson
 
+from detector.model import IncidentEvent
+
 __all__ = ["SENT_RETENTION", "Item", "Outbox"]
 
 SENT_RETENTION = 24 * 3600.0     # how long a sent key keeps a repeat from being sent again
@@ -53,13 +55,16 @@ class Item:
     id: int
     destination: str
     key: str
-    payload: dict[str, Any]
+    payload: IncidentEvent
     created: float
     attempts: int
     next_attempt: float
     last_error: str | None
     state: str
     response: str | None
+
+
+FILE_NAME = "outbox.sqlite3"
 
 
 class Outbox:
@@ -74,6 +79,11 @@ class Outbox:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
 
+    @classmethod
+    def in_state_dir(cls, state_dir: Path) -> Outbox:
+        """The daemon's outbox (replay --notify and the outbox commands share it)."""
+        return cls(state_dir / FILE_NAME)
+
     def close(self) -> None:
         self.db.close()
 
@@ -84,7 +94,7 @@ class Outbox:
         self.close()
 
     # -- writing ------------------------------------------------------------------
-    def add(self, destination: str, key: str, payload: dict[str, Any],
+    def add(self, destination: str, key: str, payload: IncidentEvent,
             now: float | None = None) -> bool:
         """Spool one notification; False if this destination already has this key."""
         now = time.time() if now is None else now
@@ -94,7 +104,7 @@ class Outbox:
             (destination, key, orjson.dumps(payload), now, now))
         return cursor.rowcount == 1
 
-    def add_many(self, rows: Iterable[tuple[str, str, dict[str, Any]]],
+    def add_many(self, rows: Iterable[tuple[str, str, IncidentEvent]],
                  now: float | None = None) -> int:
         """Spool several notifications in one transaction (one fsync)."""
         now = time.time() if now is None else now

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from detector.model import IncidentEvent
 from detector.notify.base import Notifier, Request
 
 __all__ = ["PagerDutyNotifier"]
@@ -21,7 +22,7 @@ class PagerDutyNotifier(Notifier):
     type: ClassVar[str] = "pagerduty"
     default_rate: ClassVar[float] = 2.0     # 120 per minute
 
-    def request(self, event: dict[str, Any], *, key: str, now: float) -> Request:
+    def request(self, event: IncidentEvent, *, key: str, now: float) -> Request:
         body = self.event(event)
         envelope = {"routing_key": self.config.routing_key or ""}
         request = self.json_request(body, envelope=envelope)
@@ -32,7 +33,7 @@ class PagerDutyNotifier(Notifier):
             request = self.json_request(body, envelope=envelope)
         return request
 
-    def event(self, event: dict[str, Any]) -> dict[str, Any]:
+    def event(self, event: IncidentEvent) -> dict[str, Any]:
         """The event without its routing key (added, unredacted, by ``request``)."""
         if event["event"] == "resolve":
             return {"event_action": "resolve", "dedup_key": event["fingerprint"]}

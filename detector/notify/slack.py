@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import httpx
 
 from detector.errors import NotifyError
+from detector.model import IncidentEvent
 from detector.notify.base import Notifier, Request
 
 __all__ = ["SlackNotifier"]
@@ -32,10 +33,10 @@ class SlackNotifier(Notifier):
     type: ClassVar[str] = "slack"
     default_rate: ClassVar[float] = 1.0
 
-    def request(self, event: dict[str, Any], *, key: str, now: float) -> Request:
+    def request(self, event: IncidentEvent, *, key: str, now: float) -> Request:
         return self.json_request(self.message(event))
 
-    def message(self, event: dict[str, Any]) -> dict[str, Any]:
+    def message(self, event: IncidentEvent) -> dict[str, Any]:
         severity = event["severity"]
         kind = event["event"]
         icon = "✅" if kind == "resolve" else ICONS.get(severity, "⚪")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from detector.model import IncidentEvent
 from detector.notify.base import Notifier, Request
 
 __all__ = ["WebhookNotifier", "sign"]
@@ -25,7 +26,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 class WebhookNotifier(Notifier):
     type: ClassVar[str] = "webhook"
 
-    def request(self, event: dict[str, Any], *, key: str, now: float) -> Request:
+    def request(self, event: IncidentEvent, *, key: str, now: float) -> Request:
         request = self.json_request(event, self.config.headers)
         timestamp = str(int(now))
         headers = {**request.headers, "X-Detector-Timestamp": timestamp,

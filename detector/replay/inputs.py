@@ -12,7 +12,7 @@ import gzip
 import io
 import os
 import sys
-from typing import BinaryIO, TextIO
+from typing import BinaryIO
 
 from detector.errors import InputError
 
@@ -123,10 +123,3 @@ class ChunkReader:
             if self._raw is not None and self._raw is not self.file:
                 self._raw.close()
 
-
-def is_tty(stream: TextIO | None = None) -> bool:
-    target = stream if stream is not None else sys.stderr
-    try:
-        return bool(target.isatty())
-    except (AttributeError, ValueError):
-        return False

@@ -11,6 +11,8 @@ from typing import Any, TextIO
 
 import orjson
 
+from detector.model import IncidentEvent
+
 __all__ = ["IncidentTable", "JsonlWriter", "OrderedSink", "Progress"]
 
 _SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
@@ -27,7 +29,7 @@ class JsonlWriter:
         self.out = out
         self.buffer = getattr(out, "buffer", None)
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def __call__(self, event: IncidentEvent) -> None:
         data = orjson.dumps(event) + b"\n"
         if self.buffer is not None:
             self.buffer.write(data)
@@ -46,12 +48,12 @@ class OrderedSink:
     them, they come out in the order the daemon would have sent them.
     """
 
-    def __init__(self, target: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(self, target: Callable[[IncidentEvent], None]) -> None:
         self.target = target
-        self._held: list[tuple[float, int, dict[str, Any]]] = []
+        self._held: list[tuple[float, int, IncidentEvent]] = []
         self._sequence = 0
 
-    def __call__(self, event: dict[str, Any], when: float) -> None:
+    def __call__(self, event: IncidentEvent, when: float) -> None:
         self._sequence += 1
         heapq.heappush(self._held, (when, self._sequence, event))
 
@@ -65,12 +67,12 @@ class IncidentTable:
     """Collects incident events; renders one row per incident at the end."""
 
     def __init__(self) -> None:
-        self.latest: dict[str, dict[str, Any]] = {}
+        self.latest: dict[str, IncidentEvent] = {}
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def __call__(self, event: IncidentEvent) -> None:
         self.latest[event["id"]] = event
 
-    def refresh(self, current: Iterable[dict[str, Any]]) -> None:
+    def refresh(self, current: Iterable[IncidentEvent]) -> None:
         """Replace rows of still-open incidents by their current state (notifications
         are throttled, so the last one sent may show an older count)."""
         for event in current:

@@ -13,10 +13,11 @@ import html
 import math
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from detector.decode.timestamps import parse_iso
-from detector.detect.rates import ERROR_RATE, LABELS, Series
+from detector.detect.rates import ERROR_RATE, Series
+from detector.detect.rates.detector import LABELS
+from detector.model import IncidentEvent
 
 __all__ = ["render_report"]
 
@@ -72,7 +73,7 @@ def _downsample(series: Series) -> list[tuple[float, float, float, float]]:
 
 
 def _chart(series: Series, window: float, start: float, end: float,
-           marks: Sequence[dict[str, Any]]) -> str:
+           marks: Sequence[IncidentEvent]) -> str:
     rows = _downsample(series)
     per_minute = 60.0 / window
     peak = max([r[1] for r in rows] + [r[3] for r in rows if not math.isnan(r[3])] + [1.0])
@@ -124,7 +125,7 @@ def _chart(series: Series, window: float, start: float, end: float,
 
 
 def render_report(*, title: str, inputs: Sequence[str], series: dict[tuple[str, str], Series],
-                  window: float, incidents: Iterable[dict[str, Any]], lines: int,
+                  window: float, incidents: Iterable[IncidentEvent], lines: int,
                   elapsed: float) -> str:
     incidents = sorted(incidents, key=lambda e: e["first_seen"])
     times = [t for s in series.values() for t in s.start]
@@ -133,7 +134,7 @@ def render_report(*, title: str, inputs: Sequence[str], series: dict[tuple[str, 
     times = [t for t in times if t > 0]
     start, end = (min(times), max(times) + window) if times else (0.0, 60.0)
 
-    by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    by_key: dict[tuple[str, str], list[IncidentEvent]] = {}
     for event in incidents:
         by_key.setdefault((event["service"], event["class"]), []).append(event)
     interesting = sorted(series, key=lambda k: (
@@ -178,7 +179,7 @@ def render_report(*, title: str, inputs: Sequence[str], series: dict[tuple[str, 
             f"</th></tr>{rows}</table></main></body></html>\n")
 
 
-def _row(event: dict[str, Any]) -> str:
+def _row(event: IncidentEvent) -> str:
     book = event.get("runbook") or {}
     steps = "".join(f"<li>{html.escape(s)}</li>" for s in book.get("steps", []))
     samples = "".join(f"<pre>{html.escape(s)}</pre>" for s in event.get("samples", []))

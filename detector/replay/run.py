@@ -20,9 +20,11 @@ from detector.config import Config
 from detector.decode.events import Origin, Stream
 from detector.decode.timestamps import parse_iso
 from detector.errors import InputError, UserError
+from detector.model import EventName, IncidentEvent
 from detector.pipeline import Pipeline
-from detector.replay.inputs import ChunkReader, expand_inputs, is_tty
+from detector.replay.inputs import ChunkReader, expand_inputs
 from detector.replay.output import IncidentTable, JsonlWriter, OrderedSink, Progress, summary_line
+from detector.telemetry.logs import is_tty
 
 __all__ = ["ReplayOptions", "replay"]
 
@@ -62,14 +64,14 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
     table = IncidentTable()
     sinks: list[Any] = [table] + ([jsonl] if jsonl else [])
 
-    def deliver(event: dict[str, Any]) -> None:
+    def deliver(event: IncidentEvent) -> None:
         for target in sinks:
             target(event)
 
     ordered = OrderedSink(deliver)
     resolve_after = config.detect.resolve_after
 
-    def sink(event: dict[str, Any]) -> None:
+    def sink(event: IncidentEvent) -> None:
         ordered(event, _event_time(event, resolve_after))
 
     pipeline = build_pipeline(config, engine, sink, live=False,
@@ -107,7 +109,7 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
         extras.append(f"{engine.timeouts} regex timeouts")
     if pipeline.clock.jumps_doubted:
         extras.append(f"{pipeline.clock.jumps_doubted} doubtful timestamps")
-    table.refresh(i.event("open") for i in pipeline.tracker.open.values())
+    table.refresh(i.event(EventName.OPEN) for i in pipeline.tracker.open.values())
     if options.report is not None:
         _write_report(options.report, paths, pipeline, table, time.monotonic() - started)
     if options.output == "text":
@@ -147,7 +149,8 @@ class _Notifying:
     """``replay --notify``: spool into the daemon's outbox, then deliver before exit."""
 
     def __init__(self, config: Config, err: TextIO) -> None:
-        from detector.notify.dispatcher import Dispatcher, build_notifiers
+        from detector.notify import build_notifiers
+        from detector.notify.dispatcher import Dispatcher
         from detector.notify.outbox import Outbox
         from detector.telemetry.metrics import Registry
 
@@ -155,10 +158,10 @@ class _Notifying:
             raise UserError("--notify needs at least one [[notify]] table in the config (-c)")
         self.err = err
         self.registry = Registry()
-        self.outbox = Outbox(config.state.dir / "outbox.sqlite3")
+        self.outbox = Outbox.in_state_dir(config.state.dir)
         self.dispatcher = Dispatcher(build_notifiers(config.notify), self.outbox, self.registry)
 
-    def enqueue(self, event: dict[str, Any]) -> None:
+    def enqueue(self, event: IncidentEvent) -> None:
         self.dispatcher.enqueue(event)
 
     def deliver(self, timeout: float) -> bool:
@@ -182,7 +185,7 @@ class _Notifying:
         return done
 
 
-def _event_time(event: dict[str, Any], resolve_after: float) -> float:
+def _event_time(event: IncidentEvent, resolve_after: float) -> float:
     """When an incident event happened in event time (resolves: at the end of the quiet)."""
     if event["event"] == "open":
         return parse_iso(event["first_seen"]) or 0.0

@@ -1,50 +1,64 @@
-"""Where logs come from: one module per kind of source."""
+"""Where logs come from: one module per kind of source, and the type → class table."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from detector.config import (
-    CloudWatchSourceConfig,
-    DockerSourceConfig,
-    FileSourceConfig,
-    KafkaSourceConfig,
-    LokiSourceConfig,
-    SourceConfig,
-    StdinSourceConfig,
-)
+from detector.config import SourceConfig
 from detector.sources.base import Batch, Source
 from detector.telemetry.metrics import Registry
 
-__all__ = ["Batch", "Source", "build_source"]
+__all__ = ["SOURCES", "Batch", "Source", "build_source"]
+
+QueueFull = Callable[[], bool]
 
 
-def build_source(config: SourceConfig, registry: Registry,
-                 queue_full: Callable[[], bool]) -> Source:
-    if isinstance(config, FileSourceConfig):
-        from detector.sources.file import FileSource
+def _file(config: Any, registry: Registry, queue_full: QueueFull) -> Source:
+    from detector.sources.file import FileSource
 
-        return FileSource(config, registry)
-    if isinstance(config, StdinSourceConfig):
-        from detector.sources.stdin import StdinSource
+    return FileSource(config, registry)
 
-        return StdinSource(config, registry)
-    if isinstance(config, DockerSourceConfig):
-        from detector.sources.docker import DockerFileSource, DockerSource
 
-        if config.json_files:
-            return DockerFileSource(config, registry)
-        return DockerSource(config, registry)
-    if isinstance(config, CloudWatchSourceConfig):
-        from detector.sources.cloudwatch import CloudWatchSource
+def _stdin(config: Any, registry: Registry, queue_full: QueueFull) -> Source:
+    from detector.sources.stdin import StdinSource
 
-        return CloudWatchSource(config, registry)
-    if isinstance(config, LokiSourceConfig):
-        from detector.sources.loki import LokiSource
+    return StdinSource(config, registry)
 
-        return LokiSource(config, registry)
-    if isinstance(config, KafkaSourceConfig):
-        from detector.sources.kafka import KafkaSource
 
-        return KafkaSource(config, registry, queue_full)
-    raise AssertionError(config.type)
+def _docker(config: Any, registry: Registry, queue_full: QueueFull) -> Source:
+    from detector.sources.docker import DockerFileSource, DockerSource
+
+    if config.json_files:
+        return DockerFileSource(config, registry)
+    return DockerSource(config, registry)
+
+
+def _cloudwatch(config: Any, registry: Registry, queue_full: QueueFull) -> Source:
+    from detector.sources.cloudwatch import CloudWatchSource
+
+    return CloudWatchSource(config, registry)
+
+
+def _loki(config: Any, registry: Registry, queue_full: QueueFull) -> Source:
+    from detector.sources.loki import LokiSource
+
+    return LokiSource(config, registry)
+
+
+def _kafka(config: Any, registry: Registry, queue_full: QueueFull) -> Source:
+    from detector.sources.kafka import KafkaSource
+
+    return KafkaSource(config, registry, queue_full)
+
+
+# type → what runs it (imported on demand: a daemon without Kafka never loads aiokafka).
+# detector.config.sources.SOURCE_READERS reads the same types' tables.
+SOURCES: dict[str, Callable[[Any, Registry, QueueFull], Source]] = {
+    "file": _file, "stdin": _stdin, "docker": _docker, "cloudwatch": _cloudwatch,
+    "loki": _loki, "kafka": _kafka,
+}
+
+
+def build_source(config: SourceConfig, registry: Registry, queue_full: QueueFull) -> Source:
+    return SOURCES[config.type](config, registry, queue_full)

@@ -17,7 +17,6 @@ backoff) and how long they have been silent, which ``/healthz`` and the
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import structlog
 
 from detector.config import SourceConfig
 from detector.decode.events import Origin
+from detector.retry import backoff
 from detector.telemetry.metrics import Registry
 
 __all__ = ["Batch", "Emit", "Source", "SourceError"]
@@ -135,4 +135,4 @@ class Source:
 
     @staticmethod
     def backoff(attempt: int, base: float = 0.5, cap: float = 60.0) -> float:
-        return random.uniform(base / 2, min(cap, base * 2 ** min(attempt, 16)))
+        return backoff(attempt, base, cap)

@@ -24,6 +24,7 @@ from detector.decode.events import Origin
 from detector.notify.base import parse_retry_after
 from detector.sources._records import record_lines
 from detector.sources.base import Batch, Emit, Source, SourceError
+from detector.sources.cursor import Cursor
 from detector.telemetry.metrics import Registry
 
 __all__ = ["CloudWatchSource"]
@@ -38,27 +39,20 @@ class CloudWatchSource(Source):
     def __init__(self, config: CloudWatchSourceConfig, registry: Registry) -> None:
         super().__init__(config, registry)
         self.cw = config
-        self.position: int | None = None          # ms of the last event handed over
-        self.seen_at_position: set[str] = set()
-        self.committed: tuple[int, list[str]] | None = None
+        self.cursor = Cursor("timestamp", "event_ids")     # in ms
         group = config.log_group.rstrip("/")
         self.origin = Origin(source=f"cloudwatch:{group}",
                              service=config.service or group.rsplit("/", 1)[-1] or group,
                              override=config.service, allow_json=config.format != "plain")
 
     def restore(self, saved: dict[str, Any]) -> None:
-        if "timestamp" in saved:
-            self.position = int(saved["timestamp"])
-            self.seen_at_position = set(saved.get("event_ids", []))
-            self.committed = (self.position, sorted(self.seen_at_position))
+        self.cursor.restore(saved)
 
     def checkpoint(self) -> dict[str, Any]:
-        if self.committed is None:
-            return {}
-        return {"timestamp": self.committed[0], "event_ids": self.committed[1]}
+        return self.cursor.checkpoint()
 
     def commit(self, token: Any) -> None:
-        self.committed = token
+        self.cursor.commit(token)
 
     # -- signing --------------------------------------------------------------------------
     def _session(self) -> tuple[Any, str, str]:
@@ -94,9 +88,9 @@ class CloudWatchSource(Source):
                 try:
                     if credentials is None:
                         credentials, region, endpoint = await asyncio.to_thread(self._session)
-                    if self.position is None:
-                        self.position = (int(time.time() * 1000) if self.cw.start_at == "end"
-                                         else 0)
+                    if self.cursor.position is None:
+                        self.cursor.position = (int(time.time() * 1000)
+                                                if self.cw.start_at == "end" else 0)
                     delay = await self._poll(client, credentials, region, endpoint, emit, stop)
                     attempt = 0
                 except SourceError as exc:
@@ -115,9 +109,8 @@ class CloudWatchSource(Source):
         """One pass over everything new; returns how long to wait before the next."""
         token: str | None = None
         while not stop.is_set():
-            assert self.position is not None
             request: dict[str, Any] = {"logGroupName": self.cw.log_group,
-                                       "startTime": self.position, "limit": 10000}
+                                       "startTime": self.cursor.position, "limit": 10000}
             if self.cw.filter_pattern:
                 request["filterPattern"] = self.cw.filter_pattern
             if self.cw.stream_prefix:
@@ -154,22 +147,16 @@ class CloudWatchSource(Source):
     async def _hand_over(self, events: list[dict[str, Any]], emit: Emit) -> None:
         lines: list[bytes] = []
         for event in sorted(events, key=lambda e: (e["timestamp"], e.get("eventId", ""))):
-            stamp, ident = int(event["timestamp"]), str(event.get("eventId", ""))
-            assert self.position is not None
-            if stamp < self.position or (stamp == self.position
-                                         and ident in self.seen_at_position):
+            stamp = int(event["timestamp"])
+            if not self.cursor.admit(stamp, str(event.get("eventId", ""))):
                 continue
-            if stamp > self.position:
-                self.position, self.seen_at_position = stamp, set()
-            self.seen_at_position.add(ident)
             lines.append(record_lines(event.get("message", ""), stamp / 1000.0))
         if not lines:
             return
         data = b"".join(lines)
         self.counted(len(lines), len(data))
-        assert self.position is not None
-        self.lag.set(max(0.0, time.time() - self.position / 1000.0), source=self.name,
+        position, _ = token = self.cursor.token()
+        self.lag.set(max(0.0, time.time() - position / 1000.0), source=self.name,
                      unit="seconds")
         await emit(Batch(source=self, stream=self.origin.source, origin=self.origin,
-                         data=data, arrival=time.time(),
-                         token=(self.position, sorted(self.seen_at_position))))
+                         data=data, arrival=time.time(), token=token))

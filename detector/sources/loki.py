@@ -24,6 +24,7 @@ from detector.decode.events import Origin
 from detector.notify.base import parse_retry_after
 from detector.sources._records import record_lines
 from detector.sources.base import Batch, Emit, Source
+from detector.sources.cursor import Cursor
 from detector.telemetry.metrics import Registry
 
 __all__ = ["LokiSource"]
@@ -38,23 +39,16 @@ class LokiSource(Source):
     def __init__(self, config: LokiSourceConfig, registry: Registry) -> None:
         super().__init__(config, registry)
         self.loki = config
-        self.cursor: int | None = None            # ns
-        self.at_cursor: set[str] = set()          # stream+line keys handed over at `cursor`
-        self.committed: tuple[int, list[str]] | None = None
+        self.cursor = Cursor("cursor", "at_cursor")   # in ns; ids are stream+line keys
 
     def restore(self, saved: dict[str, Any]) -> None:
-        if "cursor" in saved:
-            self.cursor = int(saved["cursor"])
-            self.at_cursor = set(saved.get("at_cursor", []))
-            self.committed = (self.cursor, sorted(self.at_cursor))
+        self.cursor.restore(saved)
 
     def checkpoint(self) -> dict[str, Any]:
-        if self.committed is None:
-            return {}
-        return {"cursor": self.committed[0], "at_cursor": self.committed[1]}
+        return self.cursor.checkpoint()
 
     def commit(self, token: Any) -> None:
-        self.committed = token
+        self.cursor.commit(token)
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         headers = dict(self.loki.headers)
@@ -65,8 +59,9 @@ class LokiSource(Source):
                                      timeout=self.loki.timeout) as client:
             while not stop.is_set():
                 now = time.time_ns()
-                if self.cursor is None:
-                    self.cursor = now if self.loki.start_at == "end" else now - LOOKBACK_NS
+                if self.cursor.position is None:
+                    self.cursor.position = (now if self.loki.start_at == "end"
+                                            else now - LOOKBACK_NS)
                 delay = self.loki.poll_interval
                 try:
                     full = await self._poll(client, now, emit)
@@ -84,8 +79,7 @@ class LokiSource(Source):
                     return
 
     async def _poll(self, client: httpx.AsyncClient, now: int, emit: Emit) -> bool:
-        assert self.cursor is not None
-        params = {"query": self.loki.query, "start": str(self.cursor), "end": str(now),
+        params = {"query": self.loki.query, "start": str(self.cursor.position), "end": str(now),
                   "limit": str(self.loki.limit), "direction": "forward"}
         response = await client.get("/loki/api/v1/query_range", params=params)
         if response.status_code == 429 or response.status_code >= 500:
@@ -111,27 +105,24 @@ class LokiSource(Source):
         entries.sort(key=lambda e: (e[0], e[1]))
         by_stream: dict[str, tuple[dict[str, str], list[bytes]]] = {}
         for stamp, key, labels, line in entries:
-            ident = f"{key}\x1f{line}"
-            if stamp < self.cursor or (stamp == self.cursor and ident in self.at_cursor):
+            if not self.cursor.admit(stamp, f"{key}\x1f{line}"):
                 continue
-            if stamp > self.cursor:
-                self.cursor, self.at_cursor = stamp, set()
-            self.at_cursor.add(ident)
             by_stream.setdefault(key, (labels, []))[1].append(record_lines(line, stamp / 1e9))
         self.recovered()
         full = len(entries) >= self.loki.limit
-        if full and not by_stream and entries and entries[-1][0] == self.cursor:
+        position = self.cursor.position
+        if full and not by_stream and entries and entries[-1][0] == position:
             # More than `limit` entries share this nanosecond: the page cannot move on.
             # Step past it (what lies beyond the page at that instant is skipped, counted).
-            self.failed("crowded", f"more than {self.loki.limit} entries at {self.cursor} ns")
-            self.cursor, self.at_cursor = self.cursor + 1, set()
+            self.failed("crowded", f"more than {self.loki.limit} entries at {position} ns")
+            self.cursor.step_past()
+        token = self.cursor.token()
         for key, (labels, lines) in by_stream.items():
             data = b"".join(lines)
             self.counted(len(lines), len(data))
             await emit(Batch(source=self, stream=f"loki:{key}", origin=self._origin(labels),
-                             data=data, arrival=time.time(),
-                             token=(self.cursor, sorted(self.at_cursor))))
-        self.lag.set(max(0.0, (now - self.cursor) / 1e9), source=self.name, unit="seconds")
+                             data=data, arrival=time.time(), token=token))
+        self.lag.set(max(0.0, (now - token[0]) / 1e9), source=self.name, unit="seconds")
         return full
 
     def _origin(self, labels: dict[str, str]) -> Origin:

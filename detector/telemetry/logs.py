@@ -28,8 +28,8 @@ def _redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mappin
 
 def configure(level: str = "info", format: str = "auto", stream: TextIO | None = None) -> None:
     stream = stream or sys.stderr
-    console = format == "console" or (format == "auto" and _is_tty(stream))
-    renderer: Any = (structlog.dev.ConsoleRenderer(colors=_is_tty(stream)) if console
+    console = format == "console" or (format == "auto" and is_tty(stream))
+    renderer: Any = (structlog.dev.ConsoleRenderer(colors=is_tty(stream)) if console
                      else structlog.processors.JSONRenderer())
     structlog.configure(
         processors=[
@@ -46,7 +46,8 @@ def configure(level: str = "info", format: str = "auto", stream: TextIO | None =
     )
 
 
-def _is_tty(stream: TextIO) -> bool:
+def is_tty(stream: TextIO) -> bool:
+    """Is ``stream`` a terminal (colours, progress lines)?"""
     try:
         return stream.isatty()
     except (AttributeError, ValueError):

@@ -19,33 +19,30 @@ a full window that is no longer significantly high.
 from __future__ import annotations
 
 import math
-from collections import Counter, deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
-from river import stats
-
 from detector.config import DetectConfig
+from detector.detect.rates.key import Key, Series, Spike
 from detector.detect.stats import upper_tail
-from detector.incidents import IncidentTracker
+from detector.errors import StateError
+from detector.incidents import Finding, Occurrence, Resolution
 from detector.match.engine import Match
-from detector.model import ERROR, Event
+from detector.model import ERROR, Event, Kind, RunbookJSON, Severity
 
-__all__ = ["ERROR_RATE", "RateDetector", "Series"]
+__all__ = ["ERROR_RATE", "KEY_EXPIRY", "RateDetector"]
 
 ERROR_RATE = "error_rate"
+SNAPSHOT_VERSION = 1
 QUIET_P = 0.01                    # a window this likely under the baseline is "normal again"
 QUIET_WINDOWS = 3                 # normal for this many windows: the spike is over
-# Learned variance is noisy at low rates (for 0.1/min it sits just above the mean half
-# the time): only clear overdispersion switches the score to a negative binomial.
-DISPERSION = 1.5
 # A window is learned only this many windows after it ends: if a spike opens in the
 # meantime, the windows of its onset are held back with it instead of taught.
 LEARNING_LAG = 3
 BASELINE_FLOOR = 0.02             # events per window never assumed rarer than this
 KEY_EXPIRY = 7 * 86400.0          # a key with no event for this long is forgotten
 MAX_HELD = 4096
+MAX_SERIES = 100_000              # report points per key (a replay over years stays bounded)
 LABELS = {ERROR_RATE: "Error", "version_conflict": "Version-conflict",
           "lock_timeout": "Lock-timeout", "deadlock": "Deadlock",
           "rate_limited": "HTTP 418/429", "task_leak": "Task-leak",
@@ -54,7 +51,7 @@ LABELS = {ERROR_RATE: "Error", "version_conflict": "Version-conflict",
           "resource_exhaustion": "Resource-exhaustion", "server_error": "HTTP 5xx",
           "startup_failure": "Startup-failure", "upstream_timeout": "Upstream-timeout",
           "stream_disconnect": "Stream-disconnect", "unhandled_exception": "Exception"}
-ERROR_RATE_RUNBOOK = {
+ERROR_RATE_RUNBOOK: RunbookJSON = {
     "title": "More errors than usual",
     "steps": ["Look at the samples and at the signature incidents open for the same service: "
               "they usually name the cause.",
@@ -64,86 +61,13 @@ ERROR_RATE_RUNBOOK = {
               "runbook."]}
 
 
-@dataclass
-class Spike:
-    start: float
-    baseline: float               # the baseline (events per window) when it opened
-    peak: int
-    events: int
-    quiet: int = 0                # consecutive buckets judged normal
-    adapted: bool = False
-
-
-@dataclass
-class Series:
-    """What the report draws: per learning window, the count and the band."""
-
-    start: list[float] = field(default_factory=list)
-    count: list[int] = field(default_factory=list)
-    baseline: list[float] = field(default_factory=list)
-    threshold: list[float] = field(default_factory=list)
-
-
-@dataclass
-class Key:
-    service: str
-    cls: str
-    created: float
-    fading: float
-    window_buckets: int
-    closed_through: int                               # last closed bucket index
-    mean: stats.EWMean = field(init=False)
-    var: stats.EWVar = field(init=False)
-    learned: int = 0
-    open: dict[int, int] = field(default_factory=dict)
-    recent: deque[int] = field(init=False)            # the last two windows of buckets
-    window_sum: int = 0                               # events in the last window
-    long_sum: int = 0                                 # events in the last two windows
-    learning_count: int = 0                           # events in the current learning window
-    spike: Spike | None = None
-    held: list[int] = field(default_factory=list)
-    pending: deque[int] = field(default_factory=deque)   # windows waiting out the lag
-    spans: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=8))
-    last_event: float = 0.0
-    samples: deque[str] = field(default_factory=lambda: deque(maxlen=3))
-    patterns: Counter[str] = field(default_factory=Counter)
-    series: Series | None = None
-
-    def __post_init__(self) -> None:
-        self.mean = stats.EWMean(fading_factor=self.fading)
-        self.var = stats.EWVar(fading_factor=self.fading)
-        # Before its first event the key had none: start from that, not from the first
-        # window (which always holds the event that created the key).
-        self.mean.update(0.0)
-        self.var.update(0.0)
-        self.recent = deque([0] * 2 * self.window_buckets, maxlen=2 * self.window_buckets)
-
-    def spiking_at(self, when: float) -> bool:
-        """Was a spike open at event time ``when`` (open now, or a recent closed one)?"""
-        if self.spike is not None and self.spike.start <= when:
-            return True
-        return any(start <= when <= end for start, end in self.spans)
-
-    def baseline(self) -> tuple[float, float | None]:
-        """(expected events per window, variance if clearly overdispersed, else None)."""
-        if self.learned == 0:
-            return 0.0, None
-        mean = max(self.mean.get(), 0.0)
-        var = self.var.get()          # EWVar = EW(x²) − EW(x)²: may dip below zero
-        return mean, var if var > DISPERSION * mean else None
-
-
 class RateDetector:
     """Learns rates and opens, updates and resolves ``rate_spike`` incidents."""
 
-    def __init__(self, config: DetectConfig, tracker: IncidentTracker,
-                 emit: Callable[[list[dict[str, Any]]], None],
-                 runbooks: dict[str, dict[str, Any]] | None = None, *,
-                 record_series: bool = False) -> None:
+    name = "rates"
+
+    def __init__(self, config: DetectConfig, *, record_series: bool = False) -> None:
         self.config = config
-        self.tracker = tracker
-        self.emit = emit
-        self.runbooks = runbooks or {}
         self.record_series = record_series
         self.bucket = config.bucket
         self.window_buckets = max(1, round(config.rate_window / config.bucket))
@@ -155,6 +79,7 @@ class RateDetector:
         self.prior_windows = 4 * math.ceil(config.rate_half_life / self.window_seconds)
         self.late = 0
         self.spikes = 0
+        self._found: list[Finding] = []
 
     # -- counting (the hot path: a couple of dict operations per error event) ---------
     def seen(self, service: str, when: float) -> None:
@@ -163,7 +88,8 @@ class RateDetector:
         if first is None or when < first:
             self.services[service] = when
 
-    def observe(self, event: Event, match: Match | None, when: float) -> None:
+    def observe(self, event: Event, match: Match | None, when: float) -> Sequence[Finding]:
+        """Count the event; verdicts come when its buckets close (``advance``)."""
         self.seen(event.service, when)
         sample = event.text[:2000]
         if match is not None:
@@ -171,6 +97,7 @@ class RateDetector:
                        pattern=match.pattern.id)
         if event.level >= ERROR:
             self.count(event.service, ERROR_RATE, when, sample=sample)
+        return ()
 
     def count(self, service: str, cls: str, when: float, n: int = 1, *,
               sample: str | None = None, pattern: str | None = None) -> None:
@@ -199,10 +126,10 @@ class RateDetector:
         # The service ran before this kind of trouble first showed: those windows had
         # none of it. Learn them (at most a few half-lives' worth) as zeros.
         quiet = int((key.closed_through + 1) * self.bucket - self.services.get(service, when))
-        for _ in range(min(quiet // int(self.window_seconds), self.prior_windows)):
-            key.mean.update(0.0)
-            key.var.update(0.0)
-            key.learned += 1
+        prior = min(quiet // int(self.window_seconds), self.prior_windows)
+        if prior > 0:
+            key.moments.decay(prior)
+            key.learned += prior
         if self.record_series:
             key.series = Series()
         self.keys[(service, cls)] = key
@@ -214,12 +141,13 @@ class RateDetector:
         del self.keys[(victim.service, victim.cls)]
 
     # -- time ---------------------------------------------------------------------------
-    def advance(self, watermark: float) -> None:
-        """Close every bucket that ends at or before ``watermark``.
+    def advance(self, watermark: float) -> Sequence[Finding]:
+        """Close every bucket that ends at or before ``watermark``; the verdicts.
 
         Class keys go first, so that the error-rate key of a service knows which of
         its class spikes covered each bucket (a spike of lock timeouts is not also
-        reported as a spike of errors).
+        reported as a spike of errors). Work grows with the number of buckets that
+        held events, never with the length of a quiet gap.
         """
         target = int(watermark // self.bucket) - 1
         expired = []
@@ -231,27 +159,44 @@ class RateDetector:
                 expired.append(name)
         for name in expired:
             del self.keys[name]
+        found, self._found = self._found, []
+        return found
 
     def _close_through(self, key: Key, target: int) -> None:
+        """Close buckets one by one while anything is in the sliding windows or a spike
+        is open; jump over the quiet stretch up to the next bucket that holds events."""
         while key.closed_through < target:
             index = key.closed_through + 1
-            if (key.spike is None and key.long_sum == 0
-                    and not any(i <= target for i in key.open)):
-                self._skip_quiet(key, target)
-                return
+            if key.spike is None and key.long_sum == 0:
+                quiet_through = min(min(key.open, default=target + 1) - 1, target)
+                if quiet_through > key.closed_through:
+                    self._skip_quiet(key, quiet_through)
+                    continue
             self._close_bucket(key, index, key.open.pop(index, 0))
 
     def _skip_quiet(self, key: Key, target: int) -> None:
-        """Buckets ``closed_through+1 .. target`` are all empty: learn them in bulk."""
+        """Buckets ``closed_through+1 .. target`` are all empty: learn them in bulk.
+
+        The sliding windows are already all zeros (``long_sum == 0``). The learning
+        window ``closed_through+1`` falls in is learned with what it holds, then every
+        whole window up to ``target`` as a zero: one by one while they still push held
+        values through the learning lag, then all the rest at once.
+        """
         w = self.window_buckets
         first = key.closed_through + 1
-        # The sliding windows are already all zeros (long_sum == 0). Learn the learning
-        # window `first` falls in, then every whole window up to target.
         window_end = first - first % w + w - 1
-        while window_end <= target:
+        if window_end <= target:
             self._learn(key, key.learning_count, (window_end + 1 - w) * self.bucket)
             key.learning_count = 0
-            window_end += w
+            zeros = (target - window_end) // w
+            stepwise = zeros if key.series is not None else min(zeros, LEARNING_LAG + 1)
+            stepwise = min(stepwise, MAX_SERIES)
+            for step in range(1, stepwise + 1):
+                self._learn(key, 0, (window_end + 1 + (step - 1) * w) * self.bucket)
+            rest = zeros - stepwise
+            if rest > 0:
+                key.moments.decay(rest)
+                key.learned += rest
         key.closed_through = target
 
     def _close_bucket(self, key: Key, index: int, count: int) -> None:
@@ -277,14 +222,14 @@ class RateDetector:
             return
         key.pending.append(count)
         if len(key.pending) > LEARNING_LAG:
-            settled = float(key.pending.popleft())
-            key.mean.update(settled)
-            key.var.update(settled)
+            key.moments.update(float(key.pending.popleft()))
             key.learned += 1
 
     def _record(self, key: Key, count: int, start: float) -> None:
         series = key.series
         assert series is not None
+        if len(series.start) >= MAX_SERIES:
+            return
         mean, var = key.baseline()
         series.start.append(start)
         series.count.append(count)
@@ -348,8 +293,7 @@ class RateDetector:
         if not spike.adapted and end - spike.start >= self.config.rate_adapt_after:
             spike.adapted = True          # a lasting new level: learn it
             for held in key.held:
-                key.mean.update(float(held))
-                key.var.update(float(held))
+                key.moments.update(float(held))
                 key.learned += 1
             key.held.clear()
         if normal:
@@ -373,11 +317,12 @@ class RateDetector:
                  else "baseline under 0.01/min")
         summary = f"{label} rate in {key.service}: {rate:.3g}/min, {usual}"
         pattern = key.patterns.most_common(1)[0][0] if key.patterns else None
-        runbook = (self.runbooks.get(pattern) if pattern else None) or (
-            ERROR_RATE_RUNBOOK if key.cls == ERROR_RATE else self.runbooks.get(key.cls))
-        self.emit(self.tracker.observe(
-            kind="rate_spike", cls=key.cls, service=key.service, key={},
-            severity="error" if ratio >= 10 else "warning", summary=summary,
+        # A class's spike takes the runbook of its most frequent pattern (the pipeline's
+        # Runbooks chooses it); the error rate has its own.
+        runbook = ERROR_RATE_RUNBOOK if key.cls == ERROR_RATE else None
+        self._found.append(Occurrence(
+            kind=Kind.RATE_SPIKE, cls=key.cls, service=key.service, key={},
+            severity=Severity.ERROR if ratio >= 10 else Severity.WARNING, summary=summary,
             sample=key.samples[-1] if key.samples else summary, when=when, pattern=pattern,
             fields={"rate_per_min": f"{rate:.3g}", "baseline_per_min": f"{baseline:.2g}",
                     "ratio": f"{ratio:.1f}"},
@@ -395,13 +340,37 @@ class RateDetector:
         key.held.clear()                   # the spike is not the baseline
         if spike is not None:
             key.spans.append((spike.start, when))
-            self.emit(self.tracker.close("rate_spike", key.cls, key.service, {}, when))
+            self._found.append(Resolution(Kind.RATE_SPIKE, key.cls, key.service, {}, when))
 
     # -- persistence ------------------------------------------------------------------------
-    def snapshot(self) -> list[Key]:
-        return list(self.keys.values())
+    def snapshot(self) -> dict[str, Any]:
+        return {"version": SNAPSHOT_VERSION, "bucket": self.bucket,
+                "window_buckets": self.window_buckets, "services": self.services,
+                "keys": [k.to_json() for k in self.keys.values()]}
 
-    def restore(self, keys: Iterable[Key]) -> None:
+    def restore(self, data: dict[str, Any]) -> None:
+        """Keys from :meth:`snapshot`. Saved under another ``bucket`` or ``rate_window``,
+        each key keeps its baseline (rescaled to the new window) and starts its windows
+        afresh."""
+        if data.get("version") != SNAPSHOT_VERSION:
+            raise StateError(f"rates: unknown snapshot version {data.get('version')!r}")
+        try:
+            bucket = float(data["bucket"])
+            whole = bucket == self.bucket and data["window_buckets"] == self.window_buckets
+            scale = self.window_seconds / (bucket * data["window_buckets"])
+            keys = []
+            for saved in data["keys"]:
+                if not whole:
+                    end = (saved["closed_through"] + 1) * bucket
+                    mean, square = saved["moments"]
+                    saved = {**saved, "closed_through": int(end // self.bucket) - 1,
+                             "moments": [mean * scale, square * scale * scale]}
+                keys.append(Key.from_json(saved, self.fading, self.window_buckets,
+                                          whole=whole))
+            services = {str(s): float(t) for s, t in data["services"].items()}
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+            raise StateError(f"rates: {exc!r}") from None
+        self.services.update(services)
         for key in keys:
             key.series = Series() if self.record_series else None
             self.keys[(key.service, key.cls)] = key

@@ -1,0 +1,39 @@
+"""What every detector is: it learns from events and says what it found.
+
+A detector sees every event after the signatures are confirmed (``observe``) and
+the watermark as it moves (``advance``); both return its findings — occurrences
+of a problem, or the end of one — which the pipeline hands to the incident
+tracker. Detectors never call back into the pipeline. Their learned state is
+versioned JSON (``snapshot``/``restore``): the daemon keeps it in the state
+directory, and an upgrade keeps what was learned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from detector.incidents import Finding
+from detector.match.engine import Match
+from detector.model import Event
+
+__all__ = ["Detector"]
+
+
+class Detector(Protocol):
+    name: str                      # the key of its saved state ("rates", "novelty")
+
+    def seen(self, service: str, when: float) -> None:
+        """A service exists since ``when`` (its stream's first line), before any event."""
+
+    def observe(self, event: Event, match: Match | None, when: float) -> Sequence[Finding]:
+        """Learn from one event (``match``: the signature it carried, if any)."""
+
+    def advance(self, watermark: float) -> Sequence[Finding]:
+        """Event time has reached ``watermark``: close windows, give verdicts."""
+
+    def snapshot(self) -> dict[str, Any]:
+        """The learned state as versioned JSON."""
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Take back a snapshot; raises ``StateError`` if it cannot be read."""
