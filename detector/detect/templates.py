@@ -52,7 +52,8 @@ SNAPSHOT_VERSION = 2
 # -- masking ----------------------------------------------------------------------------
 _VARIABLE = re.compile(
     r"(?P<kv>(?<=[A-Za-z0-9_]=)[^\s=,;)\]}]+)"
-    r"|(?P<url>[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+)"
+    r"|(?<![A-Za-z0-9])(?:"                 # a variable starts where a word does (fast)
+    r"(?P<url>[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+)"
     r"|(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
     r"|(?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
     r"|(?P<ts>\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"
@@ -65,13 +66,14 @@ _VARIABLE = re.compile(
     r"[0-9a-fA-F]{6,})(?![A-Za-z0-9]))"
     r"|(?P<num>(?<![A-Za-z0-9])[-+]?\d+(?:[.,:_/-]\d+)*(?![A-Za-z0-9]))"
     r"|(?P<literal>(?<![\w.-])(?:true|false|null|nil|True|False|None|TRUE|FALSE|NULL)"
-    r"(?![\w-]))"
-)
+    r"(?![\w-])))")
 _PLACEHOLDER = {"url": "<URL>", "email": "<EMAIL>", "uuid": "<UUID>", "ts": "<TS>",
                 "ip": "<IP>", "host": "<HOST>", "path": "<PATH>", "hex": "<HEX>",
                 "num": "<NUM>", "literal": WILDCARD, "kv": WILDCARD}
 PLACEHOLDERS = frozenset(_PLACEHOLDER.values())
-_LITERALS = frozenset(("true", "false", "null", "none", "nil"))     # then matched by case
+# What a token needs for _VARIABLE to find anything in it (a cheap test first).
+_MAY_VARY = re.compile(r"[\d/\\=@:]|(?<![\w.-])(?:true|false|null|nil|True|False|None|TRUE|FALSE"
+                       r"|NULL)(?![\w-])")
 _PUNCTUATION = ",.;:!?()[]{}\"'"
 _TOKEN_CACHE_SIZE = 1 << 16
 _LINE_CACHE_SIZE = 1 << 13
@@ -85,8 +87,11 @@ def _replace(match: re.Match[str]) -> str:
 
 
 def _mask_token(token: str) -> str:
-    if any(c.isdigit() or c in "/\\=@:" for c in token) or \
-            token.strip(_PUNCTUATION).lower() in _LITERALS:
+    core = token.strip(_PUNCTUATION)
+    if core.isdigit():                     # most variable tokens: a number, maybe (wrapped),
+        start = token.index(core)
+        masked = f"{token[:start]}<NUM>{token[start + len(core):]}"
+    elif _MAY_VARY.search(token) is not None:
         masked = _VARIABLE.sub(_replace, token)
     else:
         masked = token
@@ -111,7 +116,7 @@ def mask(message: str) -> list[str]:
     tokens = [get(token) or _mask_token(token) for token in raw]
     if "<TS>" in tokens:
         tokens = _dates(raw, tokens)
-    if any("<NUM>" in t for t in tokens):
+    if _QUANTITY.search(text) is not None:
         tokens = _quantities(tokens)
     del tokens[MAX_TOKENS:]
     if len(text) <= 512:
@@ -165,6 +170,9 @@ _UNITS = frozenset((
     "b", "kb", "mb", "gb", "tb", "pb", "kib", "mib", "gib", "tib", "byte", "bytes", "bit", "bits",
     "ms", "us", "µs", "ns", "s", "sec", "secs", "second", "seconds", "min", "mins", "minute",
     "minutes", "h", "hr", "hrs", "hour", "hours", "day", "days", "%", "kbps", "mbps"))
+_QUANTITY = re.compile(
+    r"\d[)\],;:.]?\s+\(?(?:" + "|".join(sorted(_UNITS, key=len, reverse=True)) +
+    r")(?![\w])|[<>~=(]\d", re.I)
 _WRAPPED = re.compile(r"([(\[<~>=]*)<NUM>([)\],;:.]*)")
 
 
