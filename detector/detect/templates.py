@@ -72,8 +72,9 @@ _PLACEHOLDER = {"url": "<URL>", "email": "<EMAIL>", "uuid": "<UUID>", "ts": "<TS
                 "num": "<NUM>", "literal": WILDCARD, "kv": WILDCARD}
 PLACEHOLDERS = frozenset(_PLACEHOLDER.values())
 # What a token needs for _VARIABLE to find anything in it (a cheap test first).
-_MAY_VARY = re.compile(r"[\d/\\=@:]|(?<![\w.-])(?:true|false|null|nil|True|False|None|TRUE|FALSE"
-                       r"|NULL)(?![\w-])")
+_MAY_VARY = re.compile(r"[\d/\\=@:]")
+_LITERALS = frozenset(("true", "false", "null", "nil", "True", "False", "None", "TRUE", "FALSE",
+                       "NULL"))
 _PUNCTUATION = ",.;:!?()[]{}\"'"
 _TOKEN_CACHE_SIZE = 1 << 16
 _LINE_CACHE_SIZE = 1 << 13
@@ -91,7 +92,7 @@ def _mask_token(token: str) -> str:
     if core.isdigit():                     # most variable tokens: a number, maybe (wrapped),
         start = token.index(core)
         masked = f"{token[:start]}<NUM>{token[start + len(core):]}"
-    elif _MAY_VARY.search(token) is not None:
+    elif core in _LITERALS or _MAY_VARY.search(token) is not None:
         masked = _VARIABLE.sub(_replace, token)
     else:
         masked = token
@@ -179,10 +180,10 @@ _WRAPPED = re.compile(r"([(\[<~>=]*)<NUM>([)\],;:.]*)")
 def _quantities(tokens: list[str]) -> list[str]:
     out: list[str] = []
     for token in tokens:
-        wrapped = _WRAPPED.fullmatch(token)
+        wrapped = _WRAPPED.fullmatch(token) if "<NUM>" in token else None
         if wrapped is not None and wrapped.group(1) and not wrapped.group(1).strip("<>~="):
             token = "<NUM>" + wrapped.group(2)          # <1, ~5, >=3: a number
-        if out:
+        if out and "<NUM>" in out[-1]:
             previous = _WRAPPED.fullmatch(out[-1])
             if previous is not None and not previous.group(2):
                 unit = token.rstrip(")],;:.")
