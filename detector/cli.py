@@ -90,6 +90,14 @@ def _parser() -> argparse.ArgumentParser:
     tester = pattern_commands.add_parser("test", parents=[with_config],
                                          help="which pattern(s) a line matches")
     tester.add_argument("line", help="a log line (use $'...' for multi-line events)")
+    shapes = commands.add_parser(
+        "templates", help="the shapes (templates) a log holds, most frequent first",
+        description="Each line is one message (a JSON line's message; a plain line without "
+                    "its leading time and level), grouped by the new-error template miner.")
+    shapes.add_argument("paths", nargs="+", metavar="PATH")
+    shapes.add_argument("--output", choices=("text", "jsonl"), default="text")
+    shapes.add_argument("--assign", action="store_true",
+                        help='one JSON line per input line: {"line": N, "template": ID}')
     return parser
 
 
@@ -139,6 +147,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return outbox_command(config, args.outbox_command, getattr(args, "ids", []),
                               all_items=getattr(args, "all_items", False),
                               dead_only=getattr(args, "dead", False))
+    if args.command == "templates":
+        from detector.commands.templates import templates_command
+
+        return templates_command(args.paths, output=args.output, assign=args.assign)
     if args.command == "run":
         from detector.daemon.app import run
 

@@ -1,6 +1,7 @@
 """New error shapes: an error-level message of a kind this service never logged.
 
-Error-level events that no signature explains are masked into templates
+Error-level events that no signature explains are stripped of their leading time,
+level and logger (:func:`detector.decode.prefix.strip_prefix`) and masked into templates
 (:mod:`detector.detect.templates`), per service. After a service's warm-up
 (``novelty_warmup`` from the first event the detector saw from it, during which
 templates are learned silently), a template never seen before opens a ``new_error`` incident. Its
@@ -17,11 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detector.config import DetectConfig
+from detector.decode.prefix import strip_prefix
 from detector.detect.templates import Template, TemplateTree, mask
 from detector.errors import StateError
 from detector.incidents import Finding, Occurrence
 from detector.match.engine import Match
 from detector.model import ERROR, Event, Kind, RunbookJSON, Severity
+from detector.redact import redact
 
 __all__ = ["NoveltyDetector"]
 
@@ -66,7 +69,7 @@ class NoveltyDetector:
         state = self.services[event.service]
         if match is not None or event.level < ERROR:
             return ()
-        tokens = mask(event.text)
+        tokens = mask(strip_prefix(event.text))
         if not tokens:
             return ()
         template, is_new = state.tree.match(tokens, when)
@@ -107,29 +110,24 @@ class NoveltyDetector:
     # -- persistence -------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         return {"version": SNAPSHOT_VERSION, "services": {
-            service: {"first_seen": state.first_seen,
-                      "templates": [{"id": t.id, "tokens": t.tokens, "first_seen": t.first_seen,
-                                     "last_seen": t.last_seen, "count": t.count}
-                                    for t in state.tree.templates()]}
+            service: {"first_seen": state.first_seen, "templates": state.tree.snapshot()}
             for service, state in self.services.items()}}
 
     def restore(self, data: dict[str, Any]) -> None:
-        """Templates from :meth:`snapshot`; version 0 (no version key) is the same per-service
-        map without the envelope."""
-        services = data["services"] if "version" in data else data
+        """Templates from :meth:`snapshot`. 0.1.0 wrote the per-service map without the
+        envelope and each service's templates as a list (``TemplateTree.restore`` migrates
+        those; their tokens are redacted, since 0.1.0 kept them raw)."""
         if "version" in data and data["version"] != SNAPSHOT_VERSION:
             raise StateError(f"novelty: unknown snapshot version {data['version']!r}")
+        services = data["services"] if "version" in data else data
         try:
             for service, saved in services.items():
-                tree = TemplateTree(self.config.novelty_max_templates)
-                for item in saved["templates"]:
-                    template = Template(id=item["id"], tokens=list(item["tokens"]),
-                                        first_seen=item["first_seen"],
-                                        last_seen=item["last_seen"], count=item["count"])
-                    key = (len(template.tokens), template.tokens[0] if template.tokens else "")
-                    tree.groups.setdefault(key, []).append(template)
-                    tree.size += 1
+                templates = saved["templates"]
+                if isinstance(templates, list):
+                    templates = [{**t, "tokens": redact(" ".join(t["tokens"])).split()}
+                                 for t in templates]
+                tree = TemplateTree.restore(templates, self.config.novelty_max_templates)
                 self.services[service] = ServiceTemplates(first_seen=saved["first_seen"],
                                                           tree=tree)
-        except (KeyError, TypeError, AttributeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise StateError(f"novelty: {exc!r}") from None

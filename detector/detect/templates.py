@@ -1,121 +1,507 @@
-"""Error message templates: masking variable parts, and a Drain-style template tree.
+"""Error message templates: masking what varies, and an online template miner.
 
-``mask`` replaces what varies between occurrences of one kind of message
-(timestamps, UUIDs, IPs, URLs, e-mail addresses, paths, quoted strings, hex ids,
-numbers) by placeholders. :class:`TemplateTree` then groups masked messages the
-way Drain does: by token count and first token, then by similarity to the
-templates already in the group; a message similar enough to a template widens
-it (differing tokens become ``<*>``), otherwise it starts a new template.
+``mask`` splits a message's first line on white space once and rewrites each token
+through a cache (token → masked token): a token seen before costs one dict look-up.
+A new token goes through one combined expression that replaces the variable parts
+*inside* it — URLs, e-mail addresses, UUIDs, times, IPs and ``host:port``, paths,
+hex ids, numbers (``30546173_4261722401`` → ``<NUM>``, ``blk_-42`` → ``blk_<NUM>``) —
+and the value of a ``key=value`` pair (``<*>``). Words stay words, quoted ones too:
+only the words tell messages apart.
+
+:class:`TemplateTree` groups masked messages online, per token count:
+
+- an exact look-up first: the same masked message always gets the same template;
+- otherwise the candidates are the templates that share a constant token, at the
+  same position, with the message (an inverted index: a variable token routes
+  nothing, wherever it stands — the first token included);
+- the similarity is wildcard-aware: positions a template already holds as ``<*>``
+  count neither for nor against; placeholders of any type at the same position
+  agree; a message joins the best template when at least ``SIMILARITY`` of the
+  template's constant tokens agree and at least one word does, which widens the
+  differing positions to ``<*>`` (never below ``MIN_CONSTANT`` of the words the
+  template was born with: a template does not dissolve into wildcards);
+- otherwise it starts a new template. A template's id is fixed at birth and kept
+  through widening, eviction order is least recently seen.
+
+Memory per tree is bounded by ``max_templates``: at most that many templates (each
+at most ``MAX_TOKENS`` tokens), one index entry per constant token of each, and an
+exact-match cache of at most ``2 × max_templates`` masked messages. The module's
+token and line caches are bounded too (cleared when full).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
+
+from detector.decode.prefix import strip_prefix
 
 __all__ = ["Template", "TemplateTree", "mask"]
 
-_MASKS = [
-    (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"), "<TS>"),
-    (re.compile(r"\b\d{1,2}/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?: [+-]\d{4})?"), "<TS>"),
-    (re.compile(r"\b\d\d:\d\d:\d\d(?:[.,]\d+)?\b"), "<TS>"),
-    (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                r"[0-9a-fA-F]{12}\b"), "<UUID>"),
-    (re.compile(r"\b[a-z][a-z0-9+.-]*://\S+"), "<URL>"),
-    (re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"), "<EMAIL>"),
-    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<IP>"),
-    (re.compile(r"(?<![\w.])(?:/[\w.@-]+){2,}/?"), "<PATH>"),
-    (re.compile(r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\""), "<STR>"),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])"
-                r"[0-9a-fA-F]{6,}\b"), "<HEX>"),
-    (re.compile(r"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?(?![A-Za-z_])"), "<NUM>"),
-]
 WILDCARD = "<*>"
-SIMILARITY = 0.5
+SIMILARITY = 0.6          # share of a template's constant tokens that must agree
+MIN_CONSTANT = 0.5        # a widened template keeps at least this share of its birth words
+STABLE = 20              # an identifier held unchanged this often is not a variable
 MAX_TOKENS = 64
+MAX_CHARS = 1000
+SNAPSHOT_VERSION = 2
+
+# -- masking ----------------------------------------------------------------------------
+_VARIABLE = re.compile(
+    r"(?P<kv>(?<=[A-Za-z0-9_]=)[^\s=,;)\]}]+)"
+    r"|(?<![A-Za-z0-9])(?:"                 # a variable starts where a word does (fast)
+    r"(?P<url>[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+)"
+    r"|(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
+    r"|(?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+    r"|(?P<ts>\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"
+    r"|(?<![\w:])\d\d:\d\d:\d\d(?:[.,]\d+)?(?![\w:]))"
+    r"|(?P<ip>(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\w.])"
+    r"|(?<![\w:.])[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}(?![\w:.]))"
+    r"|(?P<host>(?<![\w.-])[a-z0-9-]+(?:\.[a-z0-9-]+)+:\d{1,5}(?![\w.]))"
+    r"|(?P<path>(?<![\w.:/\\])(?:[A-Za-z]:)?(?:[\\/][^\\/\s\"'<>,;()\[\]{}|]+){2,}[\\/]?)"
+    r"|(?P<hex>(?<![A-Za-z0-9])(?:0[xX][0-9a-fA-F]+|(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])"
+    r"[0-9a-fA-F]{6,})(?![A-Za-z0-9]))"
+    r"|(?P<num>(?<![A-Za-z0-9])[-+]?\d+(?:[.,:_/-]\d+)*(?![A-Za-z0-9]))"
+    r"|(?P<literal>(?<![\w.-])(?:true|false|null|nil|True|False|None|TRUE|FALSE|NULL)"
+    r"(?![\w-])))")
+_PLACEHOLDER = {"url": "<URL>", "email": "<EMAIL>", "uuid": "<UUID>", "ts": "<TS>",
+                "ip": "<IP>", "host": "<HOST>", "path": "<PATH>", "hex": "<HEX>",
+                "num": "<NUM>", "literal": WILDCARD, "kv": WILDCARD}
+PLACEHOLDERS = frozenset(_PLACEHOLDER.values())
+# What a token needs for _VARIABLE to find anything in it (a cheap test first).
+_MAY_VARY = re.compile(r"[\d/\\=@:]")
+_LITERALS = frozenset(("true", "false", "null", "nil", "True", "False", "None", "TRUE", "FALSE",
+                       "NULL"))
+_PUNCTUATION = ",.;:!?()[]{}\"'"
+_TOKEN_CACHE_SIZE = 1 << 16
+_LINE_CACHE_SIZE = 1 << 13
+_token_cache: dict[str, str] = {}
+_line_cache: dict[str, tuple[str, ...]] = {}
+
+
+def _replace(match: re.Match[str]) -> str:
+    kind = match.lastgroup
+    return _PLACEHOLDER[kind] if kind is not None else match.group()
+
+
+def _mask_token(token: str) -> str:
+    core = token.strip(_PUNCTUATION)
+    if core.isdigit():                     # most variable tokens: a number, maybe (wrapped),
+        start = token.index(core)
+        masked = f"{token[:start]}<NUM>{token[start + len(core):]}"
+    elif core in _LITERALS or _MAY_VARY.search(token) is not None:
+        masked = _VARIABLE.sub(_replace, token)
+    else:
+        masked = token
+    if len(token) <= 64:
+        if len(_token_cache) >= _TOKEN_CACHE_SIZE:
+            _token_cache.clear()
+        _token_cache[token] = masked
+    return masked
 
 
 def mask(message: str) -> list[str]:
-    """The tokens of ``message`` with its variable parts replaced by placeholders."""
-    text = message.split("\n", 1)[0][:1000]
-    for pattern, placeholder in _MASKS:
-        text = pattern.sub(placeholder, text)
-    return text.split()[:MAX_TOKENS]
+    """The tokens of ``message``'s first line, their variable parts replaced by placeholders."""
+    newline = message.find("\n")
+    text = message[:newline] if newline >= 0 else message
+    if len(text) > MAX_CHARS:
+        text = text[:MAX_CHARS]
+    cached = _line_cache.get(text)
+    if cached is not None:
+        return list(cached)
+    raw = text.split()
+    get = _token_cache.get
+    tokens = [get(token) or _mask_token(token) for token in raw]
+    if "<TS>" in tokens:
+        tokens = _dates(raw, tokens)
+    if _QUANTITY.search(text) is not None:
+        tokens = _quantities(tokens)
+    del tokens[MAX_TOKENS:]
+    if len(text) <= 512:
+        if len(_line_cache) >= _LINE_CACHE_SIZE:
+            _line_cache.clear()
+        _line_cache[text] = tuple(tokens)
+    return tokens
 
 
-@dataclass
+_DATE_WORDS = frozenset((
+    "mon", "tue", "wed", "thu", "fri", "sat", "sun", "monday", "tuesday", "wednesday",
+    "thursday", "friday", "saturday", "sunday", "jan", "feb", "mar", "apr", "may", "jun", "jul",
+    "aug", "sep", "sept", "oct", "nov", "dec", "january", "february", "march", "april", "june",
+    "july", "august", "september", "october", "november", "december"))
+
+
+def _dates(raw: list[str], tokens: list[str]) -> list[str]:
+    """A time with the weekday, month, day and year around it (``Sun Jul 10 03:55:21 2005``)
+    is one ``<TS>``. ``raw`` and ``tokens`` are aligned (one masked token per raw one)."""
+    out: list[str] = []
+    index, count, floor = 0, len(tokens), 0
+    while index < count:
+        if tokens[index] != "<TS>" or (out and out[-1] == "<TS>"):   # date, then time
+            if tokens[index] != "<TS>":
+                out.append(tokens[index])
+            index += 1
+            continue
+        start = index
+        while start > floor and index - start < 3 and _dateish(raw[start - 1]):
+            start -= 1
+        if any(raw[i].lower().rstrip(",") in _DATE_WORDS for i in range(start, index)):
+            del out[len(out) - (index - start):]
+        out.append("<TS>")
+        index += 1
+        if index < count and _YEAR.fullmatch(raw[index]):
+            index += 1
+        floor = index
+    return out
+
+
+def _dateish(token: str) -> bool:
+    return token.lower().rstrip(",") in _DATE_WORDS or _DAY.fullmatch(token) is not None
+
+
+_DAY = re.compile(r"\d{1,2},?")
+_YEAR = re.compile(r"\d{4}")
+
+
+# A number and its unit are one quantity: ``12 ms``, ``1.5 MB``, ``3 bytes (3 KB)``.
+_UNITS = frozenset((
+    "b", "kb", "mb", "gb", "tb", "pb", "kib", "mib", "gib", "tib", "byte", "bytes", "bit", "bits",
+    "ms", "us", "µs", "ns", "s", "sec", "secs", "second", "seconds", "min", "mins", "minute",
+    "minutes", "h", "hr", "hrs", "hour", "hours", "day", "days", "%", "kbps", "mbps"))
+_QUANTITY = re.compile(
+    r"\d[)\],;:.]?\s+\(?(?:" + "|".join(sorted(_UNITS, key=len, reverse=True)) +
+    r")(?![\w])|[<>~=(]\d", re.I)
+_WRAPPED = re.compile(r"([(\[<~>=]*)<NUM>([)\],;:.]*)")
+
+
+def _quantities(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    for token in tokens:
+        wrapped = _WRAPPED.fullmatch(token) if "<NUM>" in token else None
+        if wrapped is not None and wrapped.group(1) and not wrapped.group(1).strip("<>~="):
+            token = "<NUM>" + wrapped.group(2)          # <1, ~5, >=3: a number
+        if out and "<NUM>" in out[-1]:
+            previous = _WRAPPED.fullmatch(out[-1])
+            if previous is not None and not previous.group(2):
+                unit = token.rstrip(")],;:.")
+                if unit.lower() in _UNITS:             # 12 ms, (1.2 KB)
+                    token = out.pop() + token[len(unit):]
+        if out and out[-1] == "<NUM>" and token.startswith("(<NUM>)"):
+            out[-1] += token[len("(<NUM>)"):]         # 1234 bytes (1.2 KB): one quantity
+            continue
+        out.append(token)
+    return out
+
+
+# -- templates --------------------------------------------------------------------------
+@dataclass(eq=False)
 class Template:
     id: str
     tokens: list[str]
     first_seen: float
     last_seen: float
     count: int = 1
+    words: int = field(default=0, repr=False)     # constant words at birth
 
     @property
     def text(self) -> str:
         return " ".join(self.tokens)
 
 
-@dataclass
+def _words(tokens: list[str]) -> int:
+    return sum(1 for token in tokens if token not in PLACEHOLDERS)
+
+
+def _new_id(tokens: list[str]) -> str:
+    return hashlib.sha1(" ".join(tokens).encode()).hexdigest()[:12]
+
+
 class TemplateTree:
-    """The templates of one service."""
+    """The templates of one service (see the module's docstring)."""
 
-    max_templates: int
-    groups: dict[tuple[int, str], list[Template]] = field(default_factory=dict)
-    size: int = 0
+    def __init__(self, max_templates: int) -> None:
+        self.max_templates = max_templates
+        self._templates: OrderedDict[str, Template] = OrderedDict()   # least recent first
+        self._index: dict[tuple[int, int, str], list[Template]] = {}  # (length, pos, token)
+        self._exact: dict[tuple[str, ...], Template] = {}
+        self._legacy: list[_Legacy] = []
 
+    @property
+    def size(self) -> int:
+        return len(self._templates) + len(self._legacy)
+
+    # -- matching -----------------------------------------------------------------------
     def match(self, tokens: list[str], when: float) -> tuple[Template, bool]:
         """The template of ``tokens`` (widened if need be), and whether it is new."""
-        group_key = (len(tokens), tokens[0] if tokens else "")
-        group = self.groups.setdefault(group_key, [])
-        best: Template | None = None
-        best_score = 0.0
-        for template in group:
-            score = _similarity(template.tokens, tokens)
-            if score > best_score:
-                best, best_score = template, score
-        if best is not None and best_score >= SIMILARITY:
-            best.tokens = [a if a == b else WILDCARD for a, b in zip(best.tokens, tokens,
-                                                                      strict=True)]
-            best.count += 1
-            best.last_seen = max(best.last_seen, when)
-            return best, False
-        digest = hashlib.sha1(" ".join(tokens).encode()).hexdigest()[:12]
-        template = Template(id=digest, tokens=list(tokens), first_seen=when, last_seen=when)
-        group.append(template)
-        self.size += 1
-        if self.size > self.max_templates:
-            self._evict()
+        key = tuple(tokens)
+        template = self._exact.get(key)
+        if template is not None and self._templates.get(template.id) is template:
+            self._seen(template, when)
+            return template, False
+        template = self._best(tokens)
+        if template is not None:
+            self._widen(template, tokens)
+        elif self._legacy:
+            template = self._migrate(tokens, when)
+        if template is not None:
+            self._remember(key, template)
+            self._seen(template, when)
+            return template, False
+        template = Template(id=self._unique_id(_new_id(tokens)), tokens=list(tokens),
+                            first_seen=when, last_seen=when, words=_words(tokens))
+        self._add(template)
+        self._remember(key, template)
         return template, True
 
-    def forget_older_than(self, when: float) -> None:
-        for key in list(self.groups):
-            kept = [t for t in self.groups[key] if t.last_seen >= when]
-            self.size -= len(self.groups[key]) - len(kept)
-            if kept:
-                self.groups[key] = kept
-            else:
-                del self.groups[key]
+    def _best(self, tokens: list[str]) -> Template | None:
+        length = len(tokens)
+        index = self._index
+        agree: dict[int, int] = {}
+        candidates: dict[int, Template] = {}
+        for position, token in enumerate(tokens):
+            if token in PLACEHOLDERS:
+                continue
+            for template in index.get((length, position, token), ()):
+                ident = id(template)
+                if ident in agree:
+                    agree[ident] += 1
+                else:
+                    agree[ident] = 1
+                    candidates[ident] = template
+        best: Template | None = None
+        best_key = (0.0, 0)
+        for ident, words in agree.items():
+            template = candidates[ident]
+            if words < MIN_CONSTANT * template.words:
+                continue
+            score = _similarity(template, tokens, words)
+            if score is None:
+                continue
+            key = (score, words)
+            if key > best_key:
+                best, best_key = template, key
+        return best
 
-    def templates(self) -> list[Template]:
-        return [t for group in self.groups.values() for t in group]
+    def _widen(self, template: Template, tokens: list[str]) -> None:
+        old = template.tokens
+        if old == tokens:
+            return
+        new = [a if a == b else (a if a == WILDCARD else WILDCARD) for a, b in
+               zip(old, tokens, strict=True)]
+        # Placeholders of different kinds at one position become <*> too.
+        if new != old:
+            self._unindex(template)
+            template.tokens = new
+            self._index_template(template)
+
+    def _seen(self, template: Template, when: float) -> None:
+        template.count += 1
+        if when > template.last_seen:
+            template.last_seen = when
+        self._templates.move_to_end(template.id)
+
+    def _remember(self, key: tuple[str, ...], template: Template) -> None:
+        if len(self._exact) >= 2 * self.max_templates:
+            self._exact.clear()
+        self._exact[key] = template
+
+    # -- bookkeeping --------------------------------------------------------------------
+    def _unique_id(self, ident: str) -> str:
+        taken = {legacy.template.id for legacy in self._legacy}
+        if ident not in self._templates and ident not in taken:
+            return ident
+        n = 1
+        while f"{ident}-{n}" in self._templates or f"{ident}-{n}" in taken:
+            n += 1
+        return f"{ident}-{n}"
+
+    def _add(self, template: Template) -> None:
+        self._templates[template.id] = template
+        self._index_template(template)
+        while self.size > self.max_templates:
+            self._evict()
+
+    def _index_template(self, template: Template) -> None:
+        length = len(template.tokens)
+        for position, token in enumerate(template.tokens):
+            if token != WILDCARD and token not in PLACEHOLDERS:
+                self._index.setdefault((length, position, token), []).append(template)
+
+    def _unindex(self, template: Template) -> None:
+        length = len(template.tokens)
+        for position, token in enumerate(template.tokens):
+            if token != WILDCARD and token not in PLACEHOLDERS:
+                key = (length, position, token)
+                bucket = self._index.get(key)
+                if bucket is not None:
+                    bucket[:] = [t for t in bucket if t is not template]
+                    if not bucket:
+                        del self._index[key]
+
+    def _remove(self, template: Template) -> None:
+        del self._templates[template.id]
+        self._unindex(template)
 
     def _evict(self) -> None:
-        oldest_key, oldest = None, None
-        for key, group in self.groups.items():
-            for template in group:
-                if oldest is None or template.last_seen < oldest.last_seen:
-                    oldest_key, oldest = key, template
-        if oldest_key is not None and oldest is not None:
-            self.groups[oldest_key].remove(oldest)
-            if not self.groups[oldest_key]:
-                del self.groups[oldest_key]
-            self.size -= 1
+        if self._legacy:
+            oldest = min(self._legacy, key=lambda legacy: legacy.template.last_seen)
+            current = next(iter(self._templates.values()), None)
+            if current is None or oldest.template.last_seen <= current.last_seen:
+                self._legacy.remove(oldest)
+                return
+        self._remove(next(iter(self._templates.values())))
+
+    def forget_older_than(self, when: float) -> None:
+        for template in [t for t in self._templates.values() if t.last_seen < when]:
+            self._remove(template)
+        self._legacy = [legacy for legacy in self._legacy if legacy.template.last_seen >= when]
+        self._exact = {k: t for k, t in self._exact.items() if t.id in self._templates}
+
+    def templates(self) -> list[Template]:
+        """Every template, least recently seen first."""
+        return [legacy.template for legacy in self._legacy] + list(self._templates.values())
+
+    # -- persistence ----------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Versioned, JSON-able state (``restore`` reads it back)."""
+        return {"version": SNAPSHOT_VERSION,
+                "templates": [_saved(t) for t in self._templates.values()],
+                "legacy": [_saved(legacy.template) for legacy in self._legacy]}
+
+    @classmethod
+    def restore(cls, data: dict[str, Any] | list[dict[str, Any]],
+                max_templates: int) -> TemplateTree:
+        """A tree from ``snapshot()``'s output, or from the format before version 2: a
+        list of ``{"id", "tokens", "first_seen", "last_seen", "count"}`` masked by the
+        old masks. Those keep their ids: each is matched by a lenient pattern until a
+        message of its kind comes, which turns it into a template of today's masks."""
+        tree = cls(max_templates)
+        if isinstance(data, list):
+            legacy_items, items = data, []
+        else:
+            if data.get("version") != SNAPSHOT_VERSION:
+                raise ValueError(f"unknown templates version {data.get('version')!r}")
+            items, legacy_items = data.get("templates", []), data.get("legacy", [])
+        for item in sorted(items, key=lambda i: i["last_seen"]):
+            template = _loaded(item)
+            template.words = _words(template.tokens)
+            tree._templates[template.id] = template
+            tree._index_template(template)
+        for item in legacy_items:
+            tree._legacy.append(_Legacy(_loaded(item)))
+        while tree.size > max_templates:
+            tree._evict()
+        return tree
+
+    def _migrate(self, tokens: list[str], when: float) -> Template | None:
+        text = " ".join(tokens)
+        for legacy in self._legacy:
+            if legacy.pattern.fullmatch(text):
+                self._legacy.remove(legacy)
+                old = legacy.template
+                if len(legacy.wild) == len(tokens):
+                    tokens = [WILDCARD if wild else token
+                              for wild, token in zip(legacy.wild, tokens, strict=True)]
+                template = Template(id=old.id, tokens=list(tokens), first_seen=old.first_seen,
+                                    last_seen=old.last_seen, count=old.count,
+                                    words=_words(tokens))
+                self._add(template)
+                return template
+        return None
 
 
-def _similarity(template: list[str], tokens: list[str]) -> float:
-    if not tokens:
-        return 1.0
-    same = sum(1 for a, b in zip(template, tokens, strict=True) if a in (b, WILDCARD))
-    return same / len(tokens)
+def _similarity(template: Template, tokens: list[str], words: int) -> float | None:
+    """Share of the template's constant tokens that ``tokens`` agrees with, or None when
+    some token that differs cannot be a variable."""
+    constant = 0
+    previous = ""
+    count = template.count
+    for a, b in zip(template.tokens, tokens, strict=True):
+        if a == WILDCARD or (a in PLACEHOLDERS and b in PLACEHOLDERS):
+            previous = a
+            continue
+        constant += 1
+        if a != b and not _may_vary(a, b, count, previous):
+            return None
+        previous = a
+    if not constant:
+        return None
+    score = words / constant
+    if score < SIMILARITY:
+        return None
+    return score
+
+
+def _may_vary(a: str, b: str, count: int, previous: str) -> bool:
+    """Whether a position that holds ``a`` in a template seen ``count`` times, and ``b``
+    in a message, can be a variable. Placeholders are variables by their type; a word
+    is a constant (what tells messages apart) unless it names the value of a slot such
+    as ``user NAME``; another token (an identifier, a host name) is a variable unless the
+    template held it unchanged ``STABLE`` times."""
+    if _PURE_PLACEHOLDER.fullmatch(a) or _PURE_PLACEHOLDER.fullmatch(b):
+        return True
+    if not (_wordlike(a) and _wordlike(b)):
+        return count < STABLE
+    return previous.strip(_PUNCTUATION).lower() in _SLOTS
+
+
+_SLOTS = frozenset((
+    "user", "username", "login", "account", "role", "group", "tenant", "host", "hostname",
+    "server", "node", "service", "container", "pod", "file", "filename", "directory", "table",
+    "column", "relation", "database", "schema", "queue", "topic", "bucket", "key", "index",
+    "device", "interface", "module", "package", "class", "method", "function", "field",
+    "attribute", "property", "named", "usuário", "usuario", "arquivo", "archivo", "tabela",
+    "tabla"))
+
+
+_PURE_PLACEHOLDER = re.compile(r"[^\w<>]*(?:<[A-Z]+>|<\*>)[^\w<>]*")
+
+
+def _wordlike(token: str) -> bool:
+    return token.strip(",.;:!?()[]{}\"'").isalpha()
+
+
+def _saved(template: Template) -> dict[str, Any]:
+    return {"id": template.id, "tokens": template.tokens, "first_seen": template.first_seen,
+            "last_seen": template.last_seen, "count": template.count}
+
+
+def _loaded(item: dict[str, Any]) -> Template:
+    return Template(id=str(item["id"]), tokens=[str(t) for t in item["tokens"]],
+                    first_seen=float(item["first_seen"]), last_seen=float(item["last_seen"]),
+                    count=int(item["count"]))
+
+
+# -- templates saved before version 2 ----------------------------------------------------
+_OLD_PLACEHOLDER = re.compile(r"<(?:TS|UUID|URL|EMAIL|IP|PATH|STR|HEX|NUM|\*)>")
+_SENTINEL = "\x01"
+_OLD_SAMPLES = {"<TS>": "2026-01-01T00:00:00Z", "<UUID>": "00000000-0000-0000-0000-000000000000",
+                "<URL>": "http://host/x", "<EMAIL>": "a@host.io", "<IP>": "10.0.0.1",
+                "<PATH>": "/a/b", "<HEX>": "0xff", "<NUM>": "7", "<STR>": _SENTINEL,
+                WILDCARD: _SENTINEL}
+_LEGACY_PIECES = re.compile(f"({_SENTINEL}|<[A-Z]+>|<\\*>)")
+
+
+class _Legacy:
+    """A template saved before version 2: masked by the old masks, from whole lines (time,
+    level and logger included). It is matched by a lenient pattern over today's masked
+    text of the message without its prefix: the old template with sample values in its
+    placeholders goes through today's prefix stripping and masks, and then every
+    placeholder may stand for anything (even several words: the old ``<STR>`` swallowed
+    quoted spans, and ``<*>`` may stand where it did)."""
+
+    def __init__(self, template: Template) -> None:
+        self.template = template
+        sample = _OLD_PLACEHOLDER.sub(lambda m: _OLD_SAMPLES[m.group()],
+                                      " ".join(template.tokens))
+        parts = []
+        tokens = mask(strip_prefix(sample))
+        self.wild = [token == _SENTINEL for token in tokens]     # was <*> or <STR> alone
+        for token in tokens:
+            parts.append("".join(".+?" if piece == _SENTINEL or piece in PLACEHOLDERS
+                                 else re.escape(piece)
+                                 for piece in _LEGACY_PIECES.split(token) if piece))
+        self.pattern = re.compile(" ".join(parts), re.S)
