@@ -128,7 +128,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             service=args.service, report=args.report, notify=args.notify,
             notify_timeout=args.notify_timeout, runbooks=not args.no_runbooks))
     if args.command == "validate":
-        from detector.commands.patterns import validate
+        from detector.commands.validate import validate
 
         return validate(config, engine=args.engine)
     if args.command == "health":

@@ -1,0 +1,1 @@
+"""The command line's sub-commands that are not the pipeline itself (light imports)."""
