@@ -166,8 +166,12 @@ _AUTHORIZATION = _compile(
     rf"(?:(?:{_SCHEMES}|aws4-hmac-sha256|[\w-]+)[ \t]+)?(?!\*\*\*)([^\s\"',;]+)"
     r"((?:,\s*\w+=[^\s\"',]+)*)")
 _BEARER = re.compile(r"(?i)\bbearer\s+(?!\*\*\*)([A-Za-z0-9\-._~+/]{8,}=*)")
-_COOKIE = _compile(r"(?i)\b(?:set-)?cookie[\"']?[ \t]*[:=][ \t]*[\"']?([^\n\"']*)")
-_COOKIE_PAIR = re.compile(r"(?:^|[;\s])[ \t]*([^=;\s]+)=([^;\s]*)")
+# ``Cookie: a=1; b=2`` / ``Set-Cookie: s=1; Path=/; HttpOnly``: the list ends where a
+# pair is not followed by ``;``.
+_COOKIE = _compile(r"(?i)\b(?:set-)?cookie[\"']?[ \t]*[:=][ \t]*[\"']?"
+                   r"([^=;\s\"']+=[^;\s\"']*"
+                   r"(?:;[ \t]*(?:[^=;\s\"']+=[^;\s\"']*|httponly\b|secure\b|partitioned\b))*)")
+_COOKIE_PAIR = re.compile(r"(?:^|;)[ \t]*([^=;\s]+)=([^;\s]*)")
 _COOKIE_ATTRIBUTES = frozenset({"path", "domain", "expires", "max-age", "samesite", "secure",
                                 "httponly", "priority", "partitioned", "version", "comment"})
 
