@@ -12,6 +12,7 @@ from detector.detect.novelty import NoveltyDetector
 from detector.detect.rates import RateDetector
 from detector.incidents import IncidentTracker
 from detector.match.engine import Engine, build_engine
+from detector.match.knowledge import load_classes, load_knowledge
 from detector.match.packs import Pattern, load_packs, shipped_packs_dir
 from detector.pipeline import Pipeline, Sink
 
@@ -40,8 +41,17 @@ def cache_dir() -> Path | None:
 
 
 def make_engine(config: Config, patterns: list[Pattern], engine: str = "auto") -> Engine:
+    """The engine for ``patterns``, with the shipped exception knowledge base (its classes
+    follow ``[patterns] disable`` and ``shipped``)."""
+    knowledge, by_class = None, None
+    if config.patterns.shipped:
+        folder = shipped_packs_dir() / "knowledge"
+        disabled = set(config.patterns.disable)
+        by_class = {cls: p for cls, p in load_classes(folder / "classes.toml").items()
+                    if cls not in disabled}
+        knowledge = load_knowledge(folder / "exceptions.toml", by_class)
     return build_engine(patterns, engine=engine, regex_timeout=config.patterns.regex_timeout,
-                        cache_dir=cache_dir())
+                        cache_dir=cache_dir(), knowledge=knowledge, by_class=by_class)
 
 
 def build_pipeline(config: Config, engine: Engine, sink: Sink, *, live: bool,

@@ -157,8 +157,8 @@ def _kafka(table: Table, common: _Common) -> KafkaSourceConfig:
 # type → how its table is read. detector.sources.SOURCES maps the same types to the
 # classes that run them; a test holds the two (and the docs) together.
 SOURCE_READERS: dict[str, Callable[[Table, _Common], SourceConfig]] = {
-    "file": _file, "stdin": _stdin, "docker": _docker, "cloudwatch": _cloudwatch,
-    "loki": _loki, "kafka": _kafka,
+    "file": _file, "docker": _docker, "cloudwatch": _cloudwatch, "loki": _loki,
+    "kafka": _kafka, "stdin": _stdin,
 }
 SOURCE_TYPES = tuple(SOURCE_READERS)
 

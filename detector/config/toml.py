@@ -77,6 +77,10 @@ class Table:
     def has(self, key: str) -> bool:
         return key in self.data
 
+    def __iter__(self) -> Iterator[str]:
+        """The keys present (each still has to be read, or ``done`` rejects it)."""
+        return iter(list(self.data))
+
     def raw(self, key: str) -> Any:
         self._seen.add(key)
         return self.data.get(key)

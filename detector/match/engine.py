@@ -26,9 +26,10 @@ import regex
 
 from detector.decode.levels import LEVEL_PREFILTERS
 from detector.decode.multiline import analyse_traceback
+from detector.match.knowledge import BARE, EXACT, GENERIC, HEURISTIC, KnowledgeBase
 from detector.match.packs import TRACEBACK_FIELDS, Pattern
 from detector.match.translate import required_factors
-from detector.model import Event
+from detector.model import INFO, Event
 
 __all__ = ["ENGINES", "Engine", "Match", "build_engine"]
 
@@ -47,6 +48,16 @@ class Match:
     pattern: Pattern
     fields: dict[str, str]
     line: str                      # the matched line, from where the match starts
+    reason: str = ""               # the evidence that decided the class, in words
+
+
+# Priorities of knowledge-base evidence, among the packs' (default 100; the generic
+# traceback pattern 10): a known exception type below a library's own wording and its
+# codes, a name that only says what it is about below that, an exception of no known
+# kind (or one that is just a bug: KeyError) below the traceback pattern, whose summary
+# names the frame.
+KNOWLEDGE_PRIORITY = {EXACT: 80, BARE: 78, HEURISTIC: 60}
+UNKNOWN_PRIORITY = 8
 
 
 class Prefilter(Protocol):
@@ -167,9 +178,13 @@ class Engine:
     prefilter: Prefilter
     regex_timeout: float = 0.1
     timeouts: int = 0
+    knowledge: KnowledgeBase | None = None
+    by_class: dict[str, Pattern] | None = None     # what knowledge evidence reports as
 
     def __post_init__(self) -> None:
         self._count = len(self.patterns)
+        # the exception-name prefilter follows the patterns and the level prefilters
+        self.exception_id = self._count + len(LEVEL_PREFILTERS) + len(STRUCTURAL_PREFILTERS)
 
     @property
     def name(self) -> str:
@@ -186,14 +201,17 @@ class Engine:
         propagated is the last one shown; on one line, the first pattern in order.
         """
         ids = [i for i in event.candidates if i < self._count]
-        if not ids:
+        text = event.text
+        # (priority, line start, pattern, fields, line, reason)
+        best: tuple[int, int, Pattern, dict[str, str], str, str] | None = None
+        if self.exception_id in event.candidates:
+            best = self._knowledge(event)
+        elif not ids:
             return None
         ids.sort()
-        text = event.text
-        best: tuple[int, Pattern, dict[str, str], str] | None = None
         for ident in ids:
             pattern = self.patterns[ident]
-            if best is not None and pattern.priority < best[1].priority:
+            if best is not None and pattern.priority < best[0]:
                 break
             if event.level < pattern.min_level:
                 continue
@@ -201,17 +219,43 @@ class Engine:
             if found is None:
                 continue
             line_start = text.rfind("\n", 0, found[0]) + 1
-            if best is None or line_start > best[0]:
-                best = (line_start, pattern, found[1], found[2])
+            if best is None or pattern.priority > best[0] or line_start > best[1]:
+                best = (pattern.priority, line_start, pattern, found[1], found[2],
+                        f"pattern {pattern.id}")
         if best is None:
             return None
-        _, pattern, fields, line = best
+        _, _, pattern, fields, line, reason = best
         if pattern.context is not None and event.lines > 1:
             self._add_context(pattern, text, fields)
         if event.lines > 1 and any(f in TRACEBACK_FIELDS for f in pattern.fingerprint):
             for key, value in analyse_traceback(text).items():
                 fields.setdefault(key, value)
-        return Match(pattern=pattern, fields=fields, line=line)
+        return Match(pattern=pattern, fields=fields, line=line, reason=reason)
+
+    def _knowledge(self, event: Event
+                   ) -> tuple[int, int, Pattern, dict[str, str], str, str] | None:
+        """The strongest exception type the event names (the latest line among equals), as
+        the class's pattern. Info and debug lines that merely mention one are not trouble."""
+        knowledge, by_class = self.knowledge, self.by_class
+        if knowledge is None or by_class is None or 0 < event.level <= INFO:
+            return None
+        text = event.text
+        best: tuple[int, int, Pattern, dict[str, str], str, str] | None = None
+        for seen in knowledge.exceptions(text):
+            cls = "unhandled_exception" if seen.cls == GENERIC else seen.cls
+            pattern = by_class.get(cls)
+            if pattern is None:                 # the class is disabled
+                continue
+            priority = (UNKNOWN_PRIORITY if cls == "unhandled_exception"
+                        else KNOWLEDGE_PRIORITY[seen.how])
+            line_start = text.rfind("\n", 0, seen.position) + 1
+            if best is None or priority > best[0] or (priority == best[0]
+                                                      and line_start > best[1]):
+                line_end = text.find("\n", seen.position)
+                line = text[seen.position:line_end if line_end >= 0 else len(text)]
+                best = (priority, line_start, pattern, {"exception": seen.name}, line,
+                        seen.reason())
+        return best
 
     def _search(self, pattern: Pattern, text: str) -> tuple[int, dict[str, str], str] | None:
         try:
@@ -284,9 +328,12 @@ def event_may_repeat(text: str, match: regex.Match[str]) -> bool:
     return text.find("\n", match.end()) >= 0
 
 
-def expressions_for(patterns: Sequence[Pattern]) -> list[bytes]:
+def expressions_for(patterns: Sequence[Pattern],
+                    knowledge: KnowledgeBase | None = None) -> list[bytes]:
     translated = [p.prefilter.encode("ascii") + _LINE_TAIL for p in patterns]
     extra = [e + _LINE_TAIL for e in (*LEVEL_PREFILTERS, *STRUCTURAL_PREFILTERS)]
+    if knowledge is not None:
+        extra.append(knowledge.prefilter() + _LINE_TAIL)
     return translated + extra
 
 
@@ -296,9 +343,11 @@ def order_patterns(patterns: Sequence[Pattern]) -> list[Pattern]:
 
 
 def build_engine(patterns: Sequence[Pattern], *, engine: str = "auto",
-                 regex_timeout: float = 0.1, cache_dir: Path | None = None) -> Engine:
+                 regex_timeout: float = 0.1, cache_dir: Path | None = None,
+                 knowledge: KnowledgeBase | None = None,
+                 by_class: dict[str, Pattern] | None = None) -> Engine:
     ordered = order_patterns(patterns)
-    expressions = expressions_for(ordered)
+    expressions = expressions_for(ordered, knowledge)
     chosen: Prefilter
     if engine in ("auto", "hyperscan"):
         try:
@@ -309,4 +358,5 @@ def build_engine(patterns: Sequence[Pattern], *, engine: str = "auto",
             chosen = RegexPrefilter(expressions)
     else:
         chosen = RegexPrefilter(expressions)
-    return Engine(patterns=ordered, prefilter=chosen, regex_timeout=regex_timeout)
+    return Engine(patterns=ordered, prefilter=chosen, regex_timeout=regex_timeout,
+                  knowledge=knowledge, by_class=by_class)

@@ -20,6 +20,7 @@ from detector.config import Config
 from detector.decode.events import Origin, Stream
 from detector.decode.timestamps import parse_iso
 from detector.errors import InputError, UserError
+from detector.match.engine import Engine
 from detector.model import EventName, IncidentEvent
 from detector.pipeline import Pipeline
 from detector.replay.inputs import ChunkReader, expand_inputs
@@ -52,13 +53,14 @@ class _Input:
 
 
 def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
-           err: TextIO | None = None) -> int:
+           err: TextIO | None = None, engine: Engine | None = None) -> int:
+    """``engine``: one already built from ``config`` (benchmarks replay many small files)."""
     out = out or sys.stdout
     err = err or sys.stderr
     started = time.monotonic()
     paths = expand_inputs(options.paths)
-    patterns = load_patterns(config)
-    engine = make_engine(config, patterns, options.engine)
+    if engine is None:
+        engine = make_engine(config, load_patterns(config), options.engine)
 
     jsonl = JsonlWriter(out) if options.output == "jsonl" else None
     table = IncidentTable()

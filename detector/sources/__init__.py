@@ -55,8 +55,8 @@ def _kafka(config: Any, registry: Registry, queue_full: QueueFull) -> Source:
 # type → what runs it (imported on demand: a daemon without Kafka never loads aiokafka).
 # detector.config.sources.SOURCE_READERS reads the same types' tables.
 SOURCES: dict[str, Callable[[Any, Registry, QueueFull], Source]] = {
-    "file": _file, "stdin": _stdin, "docker": _docker, "cloudwatch": _cloudwatch,
-    "loki": _loki, "kafka": _kafka,
+    "file": _file, "docker": _docker, "cloudwatch": _cloudwatch, "loki": _loki,
+    "kafka": _kafka, "stdin": _stdin,
 }
 
 
