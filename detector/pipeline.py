@@ -45,7 +45,7 @@ class Pipeline:
                  runbooks: Runbooks | None = None) -> None:
         """``detectors`` learn from every event after the signatures are confirmed."""
         self.engine = engine
-        self.runbooks = runbooks or Runbooks(engine.patterns)
+        self.runbooks = runbooks or Runbooks(engine.patterns, engine.by_class)
         self.tracker = tracker
         self.clock = clock
         self.sink = sink
@@ -113,7 +113,7 @@ class Pipeline:
                 kind=Kind.SIGNATURE, cls=pattern.cls, service=event.service, key=key,
                 severity=pattern.severity, summary=_summary(match), sample=event.text,
                 when=when, pattern=pattern.id, fields=match.fields,
-                runbook=pattern.runbook.as_json()),))
+                runbook=pattern.runbook.as_json() if pattern.runbook else None),))
         for detector in self.detectors:
             self.apply(detector.observe(event, match, when))
 

@@ -143,7 +143,9 @@ def test_patterns_list_and_test() -> None:
     tested = run_cli("patterns", "test",
                      "LockError: Unable to acquire lock on lock:smart_bot:123abc after 10 seconds")
     assert tested.code == 0
-    assert tested.out.startswith("redis.lock_error  class=lock_timeout")
+    assert tested.out.startswith("class lock_timeout from pattern redis.lock_error ")
+    assert "exception type LockError" in tested.out.splitlines()[0]     # the evidence, all of it
+    assert "  redis.lock_error  severity=error" in tested.out
     assert "lock = 'lock:smart_bot:123abc'" in tested.out
     nothing = run_cli("patterns", "test", "all good")
     assert (nothing.code, nothing.out.strip()) == (1, "no pattern matches")

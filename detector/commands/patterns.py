@@ -8,6 +8,7 @@ from typing import TextIO
 from detector.build import load_patterns, make_engine
 from detector.config import Config
 from detector.model import LEVEL_NAMES
+from detector.runbooks import Runbooks
 
 __all__ = ["patterns_list", "patterns_test"]
 
@@ -30,26 +31,40 @@ def patterns_list(config: Config, *, cls: str | None = None,
 
 
 def patterns_test(config: Config, line: str, *, out: TextIO | None = None) -> int:
-    """Show what the pipeline makes of ``line``: the winning pattern and every other hit."""
+    """Show what the pipeline makes of ``line``: per event, the class it gets and why, the
+    fields and the runbook, and all the other evidence it holds."""
     out = out or sys.stdout
     engine = make_engine(config, load_patterns(config))
-    winner = engine.classify_text(line)
-    others = [p for p in engine.patterns
-              if p is not (winner.pattern if winner else None) and p.regex.search(line)]
-    if winner is None and not others:
+    runbooks = Runbooks(engine.patterns, engine.by_class)
+    decided = 0
+    for event in engine.events_of(line):
+        winner = engine.confirm(event)
+        evidence = engine.evidence(event)
+        if winner is None and not evidence:
+            continue
+        if winner is not None:
+            decided += 1
+            pattern = winner.pattern
+            same = list(dict.fromkeys(reason for _, cls, reason in evidence
+                                      if cls == pattern.cls and reason != winner.reason))
+            because = ", ".join([winner.reason, *same])
+            out.write(f"class {pattern.cls} from {because}\n"
+                      f"  {pattern.id}  severity={pattern.severity}  {pattern.title}\n")
+            for key, value in winner.fields.items():
+                out.write(f"  {key} = {value!r}\n")
+            book = runbooks.by_pattern.get(pattern.id) or runbooks.by_class.get(pattern.cls)
+            if book is not None:
+                out.write(f"  runbook: {book['title']}\n")
+        decided_class = winner.pattern.cls if winner is not None else None
+        shown: set[str] = set()
+        for priority, cls, reason in evidence:
+            if cls != decided_class and reason not in shown:
+                shown.add(reason)
+                out.write(f"  also: {cls} from {reason} (priority {priority})\n")
+        if winner is None:
+            out.write(f"  no class: the event's level ({LEVEL_NAMES.get(event.level, '?')}) "
+                      "is below what the evidence needs\n")
+    if not decided:
         out.write("no pattern matches\n")
         return 1
-    if winner is not None:
-        pattern = winner.pattern
-        out.write(f"{pattern.id}  class={pattern.cls}  severity={pattern.severity}  "
-                  f"priority={pattern.priority}\n  {pattern.title}\n")
-        for key, value in winner.fields.items():
-            out.write(f"  {key} = {value!r}\n")
-        if pattern.min_level:
-            out.write(f"  (needs level {LEVEL_NAMES[pattern.min_level]} or above)\n")
-        out.write(f"  runbook: {pattern.runbook.title}\n")
-    for pattern in others:
-        reason = ("lower priority" if winner is not None and pattern.priority
-                  <= winner.pattern.priority else "level too low or outranked")
-        out.write(f"also matches {pattern.id} (class={pattern.cls}; {reason})\n")
-    return 0 if winner is not None else 1
+    return 0

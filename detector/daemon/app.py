@@ -172,7 +172,7 @@ class Daemon:
             log.error("reload.failed", error=str(exc), kept="the running configuration")
             return
         self.pipeline.engine = engine
-        self.pipeline.runbooks = Runbooks(engine.patterns)
+        self.pipeline.runbooks = Runbooks(engine.patterns, engine.by_class)
         await self.dispatcher.replace(build_notifiers(config.notify))
         self.config = config
         self.engine = engine

@@ -31,7 +31,8 @@ _QUICK_PREFIXES = (b"DETAIL:", b"HINT:", b"CONTEXT:", b"STATEMENT:", b"QUERY:", 
                    b"future: <", b"client_session: <", b"connector: <", b"connections: [",
                    b"transport: <", b"protocol: <", b"handle: <", b"source_traceback:",
                    b"exception: ", b"Object created at", b"Traceback (most recent",
-                   b"During handling", b"The above exception", b"LINE ")
+                   b"During handling", b"The above exception", b"LINE ", b"Caused by:",
+                   b"Suppressed:", b"Wrapped by:", b"goroutine ", b"[signal ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +115,16 @@ def assemble(buf: bytes, hits: Sequence[tuple[int, frozenset[int]]], stream: Str
             continue
         record = _decode(stream, buf[start:end])
         head_start, head = start, record
-        if is_intro(record.text) or starts_traceback(record.text):
+        if is_intro(record.body) or starts_traceback(record.body):
             head_start, head = _find_head(buf, start, done, record, stream)
 
-        # Forward over the continuation lines.
+        # Forward over the continuation lines. When the head carries a prefix (a time, a
+        # level, a container or syslog header), a traceback logged line by line carries
+        # it on every line too: continuations are judged, and kept, without it.
+        prefixed = len(head.body) != len(head.text)
         texts = [head.text]
         chars = len(head.text)
-        cont = Continuation(head.text)
+        cont = Continuation(head.body)
         last_end = _line_end(buf, head_start)
         partial = head.partial
         level = head.level
@@ -136,15 +140,15 @@ def assemble(buf: bytes, hits: Sequence[tuple[int, frozenset[int]]], stream: Str
             if next_end < 0:
                 next_end = size
             raw = buf[next_start:next_end]
-            if not partial and _quick_reject(raw, cont):
+            if not partial and not prefixed and _quick_reject(raw, cont):
                 break
             following = _peek_text(buf, next_end, stream) if not raw.strip() else None
             record = _decode(stream, raw)
             if partial:
                 texts[-1] += record.text
                 partial = record.partial
-            elif cont.accepts(record.text, following):
-                texts.append(record.text)
+            elif cont.accepts(record.body if prefixed else record.text, following):
+                texts.append(record.body if prefixed else record.text)
                 level = max(level, record.level)
             else:
                 break
@@ -191,7 +195,7 @@ def _peek_text(buf: bytes, after: int, stream: Stream) -> str | None:
         end = _line_end(buf, position)
         raw = buf[position:end]
         if raw.strip():
-            return _decode(stream, raw).text
+            return _decode(stream, raw).body
         position = end + 1
     return None
 
@@ -216,7 +220,7 @@ def _find_head(buf: bytes, start: int, floor: int, record: Record,
         if not raw.strip():
             break
         previous = _decode(stream, raw)
-        if is_intro(previous.text) or starts_traceback(previous.text):
+        if is_intro(previous.body) or starts_traceback(previous.body):
             head_start, head = previous_start, previous
             position = previous_start
             continue

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from detector.decode.levels import level_of_line, level_of_value
+from detector.decode.prefix import strip_prefix
 from detector.decode.timestamps import leading_timestamp, parse_time_value
 from detector.model import NOLEVEL
 
@@ -42,6 +43,16 @@ class Record:
     is_json: bool = False
     partial: bool = False     # a Docker json-file record split at 16 KB (no final newline)
     malformed: bool = False   # looked like JSON but was not
+    _body: str | None = None
+
+    @property
+    def body(self) -> str:
+        """The text without its leading time, level and logger or process prefix: what
+        tells whether a line continues a traceback when every line carries a prefix
+        (docker compose, syslog, journald exports, a handler that prefixes each line)."""
+        if self._body is None:
+            self._body = self.text if self.is_json else strip_prefix(self.text)
+        return self._body
 
 
 def decode_line(raw: bytes, *, allow_json: bool = True, year_hint: int | None = None) -> Record:

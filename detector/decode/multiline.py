@@ -28,7 +28,11 @@ _PREFIXES = (
     "task: <", "future: <", "client_session: <", "connector: <", "connections: [",
     "transport: <", "protocol: <", "handle: <", "source_traceback:", "exception: ",
     "Object created at (most recent call last):",
+    "Caused by: ", "Suppressed: ", "Wrapped by: ",           # Java, Reactor
 )
+# Go: a panic's signal line, and the goroutine dumps after it (until a blank line)
+_GO_PANIC = ("panic: ", "fatal error: ")
+_GOROUTINE = re.compile(r"^goroutine \d+ \[")
 # PostgreSQL server log continuations after a log_line_prefix: "... [123] DETAIL:  ..."
 _PG_PREFIXED = re.compile(r"^\S.{0,120}?\s(?:DETAIL|HINT|CONTEXT|STATEMENT|QUERY|LOCATION):  ")
 _EXCEPTION_LINE = re.compile(
@@ -41,19 +45,33 @@ _LIBRARY = re.compile(r"(?:site-packages|dist-packages|/lib/python\d|<frozen |\\
 class Continuation:
     """A small state machine fed the lines after an event's first line."""
 
-    __slots__ = ("in_frames", "in_traceback", "saw_traceback")
+    __slots__ = ("in_frames", "in_goroutine", "in_traceback", "panic", "saw_traceback")
 
     def __init__(self, first: str) -> None:
         self.in_traceback = first.startswith(_TRACEBACK) or (
             "Traceback (most recent call last):" in first)
         self.in_frames = self.in_traceback
         self.saw_traceback = self.in_traceback
+        self.panic = first.startswith(_GO_PANIC)
+        self.in_goroutine = False
 
     def accepts(self, line: str, following: str | None) -> bool:
         """Does ``line`` continue the event? ``following`` is the next line, if known."""
         if not line.strip():
-            # A blank line continues only inside a chain of tracebacks.
-            return following is not None and following.startswith((*_CONNECTORS, *_TRACEBACK))
+            # A blank line continues only inside a chain of tracebacks, or before a Go
+            # panic's goroutine dump.
+            self.in_goroutine = False
+            if following is None:
+                return False
+            if self.panic and _GOROUTINE.match(following) is not None:
+                return True
+            return following.startswith((*_CONNECTORS, *_TRACEBACK))
+        if self.panic:
+            if _GOROUTINE.match(line) is not None:
+                self.in_goroutine = True
+                return True
+            if self.in_goroutine or line.startswith("[signal "):
+                return True
         first = line[0]
         if first in " \t":
             if self.in_traceback:

@@ -221,7 +221,7 @@ class Engine:
             line_start = text.rfind("\n", 0, found[0]) + 1
             if best is None or pattern.priority > best[0] or line_start > best[1]:
                 best = (pattern.priority, line_start, pattern, found[1], found[2],
-                        f"pattern {pattern.id}")
+                        f"pattern {pattern.id} ({pattern.title})")
         if best is None:
             return None
         _, _, pattern, fields, line, reason = best
@@ -256,6 +256,35 @@ class Engine:
                 best = (priority, line_start, pattern, {"exception": seen.name}, line,
                         seen.reason())
         return best
+
+    def evidence(self, event: Event) -> list[tuple[int, str, str]]:
+        """Everything in ``event`` that speaks for a class, strongest first, as (priority,
+        class, reason): what ``detector patterns test`` shows. :meth:`confirm` decides the
+        same way, but stops at the first priority that cannot be beaten."""
+        found: list[tuple[int, str, str]] = []
+        knowledge, by_class = self.knowledge, self.by_class
+        if knowledge is not None and by_class is not None and not 0 < event.level <= INFO:
+            for seen in knowledge.exceptions(event.text):
+                cls = "unhandled_exception" if seen.cls == GENERIC else seen.cls
+                if cls in by_class:
+                    priority = (UNKNOWN_PRIORITY if cls == "unhandled_exception"
+                                else KNOWLEDGE_PRIORITY[seen.how])
+                    found.append((priority, cls, seen.reason()))
+        for ident in sorted(i for i in event.candidates if i < self._count):
+            pattern = self.patterns[ident]
+            if event.level >= pattern.min_level and self._search(pattern, event.text):
+                found.append((pattern.priority, pattern.cls,
+                              f"pattern {pattern.id} ({pattern.title})"))
+        return sorted(found, key=lambda item: -item[0])
+
+    def events_of(self, text: str) -> list[Event]:
+        """``text`` as the pipeline would cut it into events (tests, the CLI)."""
+        from detector.decode.events import Origin, Stream, assemble
+
+        buf = text.encode("utf-8") + b"\n"
+        stream = Stream(origin=Origin(source="example", service="example"))
+        events, _ = assemble(buf, self.scan(buf), stream, final=True, arrival=0.0)
+        return events
 
     def _search(self, pattern: Pattern, text: str) -> tuple[int, dict[str, str], str] | None:
         try:
@@ -311,12 +340,7 @@ class Engine:
 
     def classify_text(self, text: str) -> Match | None:
         """Classify a free-standing example the way the pipeline would (tests, CLI)."""
-        from detector.decode.events import Origin, Stream, assemble
-
-        buf = text.encode("utf-8") + b"\n"
-        stream = Stream(origin=Origin(source="example", service="example"))
-        events, _ = assemble(buf, self.scan(buf), stream, final=True, arrival=0.0)
-        for event in events:
+        for event in self.events_of(text):
             match = self.confirm(event)
             if match is not None:
                 return match

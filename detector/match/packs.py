@@ -68,7 +68,7 @@ class Pattern:
     examples_no_match: tuple[str, ...]
     examples_fields: dict[str, str]  # what the first match example must capture
     examples_lines: tuple[int | None, int | None]   # where match / no_match are written
-    runbook: Runbook
+    runbook: Runbook | None          # None: the class's generic runbook applies
     pack: Path
     line: int | None
 
@@ -205,13 +205,16 @@ def _read_pattern(t: Table, file: Path, strict_examples: bool) -> Pattern:
     if len(no_matches) < least_no_match:
         raise t.error("examples", f"pattern {pattern_id}: needs at least {least_no_match} "
                                   "examples.no_match (near misses)")
-    book = t.table("runbook")
-    runbook = Runbook(title=book.required_str("title"),
-                      steps=tuple(book.str_list("steps")),
-                      source=book.text("source", ""))
-    if not runbook.steps:
-        raise book.error("steps", f"pattern {pattern_id}: runbook.steps must list what to do")
-    book.done()
+    runbook = None
+    if t.has("runbook"):
+        book = t.table("runbook")
+        runbook = Runbook(title=book.required_str("title"),
+                          steps=tuple(book.str_list("steps")),
+                          source=book.text("source", ""))
+        if not runbook.steps:
+            raise book.error("steps", f"pattern {pattern_id}: runbook.steps must list what "
+                                      "to do")
+        book.done()
     t.done()
     return Pattern(id=pattern_id, cls=cls, severity=severity, title=title, source=source,
                    prefilter=translated,
