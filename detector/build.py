@@ -12,7 +12,7 @@ from detector.detect.novelty import NoveltyDetector
 from detector.detect.rates import RateDetector
 from detector.incidents import IncidentTracker
 from detector.match.engine import Engine, build_engine
-from detector.match.knowledge import load_classes, load_knowledge
+from detector.match.knowledge import knowledge_files, load_classes, load_knowledge
 from detector.match.packs import Pattern, load_packs, shipped_packs_dir
 from detector.pipeline import Pipeline, Sink
 
@@ -49,7 +49,7 @@ def make_engine(config: Config, patterns: list[Pattern], engine: str = "auto") -
         disabled = set(config.patterns.disable)
         by_class = {cls: p for cls, p in load_classes(folder / "classes.toml").items()
                     if cls not in disabled}
-        knowledge = load_knowledge(folder / "exceptions.toml", by_class)
+        knowledge = load_knowledge(knowledge_files(folder), by_class)
     return build_engine(patterns, engine=engine, regex_timeout=config.patterns.regex_timeout,
                         cache_dir=cache_dir(), knowledge=knowledge, by_class=by_class)
 

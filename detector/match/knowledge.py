@@ -31,7 +31,8 @@ from detector.config.toml import Table, load_toml
 from detector.match.packs import Pattern, Runbook
 from detector.model import Severity
 
-__all__ = ["GENERIC", "Exception_", "KnowledgeBase", "load_classes", "load_knowledge"]
+__all__ = ["GENERIC", "Exception_", "KnowledgeBase", "knowledge_files", "load_classes",
+           "load_knowledge"]
 
 GENERIC = "generic"
 IGNORE = "ignore"
@@ -135,32 +136,42 @@ def _words(name: str) -> list[str]:
 
 # -- loading ---------------------------------------------------------------------------------
 
-def load_knowledge(path: Path, classes: Iterable[str]) -> KnowledgeBase:
-    """Read and resolve the table; every class and base must exist (``file:line`` if not)."""
+def knowledge_files(folder: Path) -> list[Path]:
+    """``exceptions.toml`` first, then every ``exceptions-*.toml`` beside it, by name."""
+    return [folder / "exceptions.toml", *sorted(folder.glob("exceptions-*.toml"))]
+
+
+def load_knowledge(paths: Path | Iterable[Path], classes: Iterable[str]) -> KnowledgeBase:
+    """Read and resolve the tables; every class and base must exist (``file:line`` if not),
+    and a type declared twice must say the same thing both times."""
     known_classes = set(classes) | {GENERIC, IGNORE}
-    data, lines = load_toml(path)
-    top = Table(data, (), path, lines, env={}, expand=False)
     declared: dict[str, tuple[str, Table, str]] = {}     # full name → (value, table, key)
-    for library in top.tables("library"):
-        library.required_str("name")
-        modules = library.str_list("modules", [""])
-        types = library.table("types")
-        for key in types:
-            value = types.required_str(key)
-            for module in modules:
-                full = f"{module}.{key}" if module else key
-                declared[full] = (value, types, key)
-        types.done()
-        library.done()
-    heuristics = top.table("heuristics")
     stems: list[tuple[re.Pattern[str], str, str]] = []
-    for stem in heuristics:
-        cls = heuristics.required_str(stem)
-        if cls not in known_classes:
-            raise heuristics.error(stem, f"heuristic {stem!r}: unknown class {cls!r}")
-        stems.append((re.compile(rf"\b{stem}"), cls, stem))
-    heuristics.done()
-    top.done()
+    for path in [paths] if isinstance(paths, Path) else paths:
+        data, lines = load_toml(path)
+        top = Table(data, (), path, lines, env={}, expand=False)
+        for library in top.tables("library"):
+            library.required_str("name")
+            modules = library.str_list("modules", [""])
+            types = library.table("types")
+            for key in types:
+                value = types.required_str(key)
+                for module in modules:
+                    full = f"{module}.{key}" if module else key
+                    if full in declared and declared[full][0] != value:
+                        raise types.error(key, f"exception {full} is {value!r} here but "
+                                               f"{declared[full][0]!r} where declared before")
+                    declared[full] = (value, types, key)
+            types.done()
+            library.done()
+        heuristics = top.table("heuristics")
+        for stem in heuristics:
+            cls = heuristics.required_str(stem)
+            if cls not in known_classes:
+                raise heuristics.error(stem, f"heuristic {stem!r}: unknown class {cls!r}")
+            stems.append((re.compile(rf"\b{stem}"), cls, stem))
+        heuristics.done()
+        top.done()
 
     qualified: dict[str, tuple[str, str]] = {}
 
