@@ -51,6 +51,8 @@ class Receiver:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if len(body) < length:
+                    return              # the sender died mid-request: nothing was delivered
                 with receiver._lock:
                     answer = receiver.script.popleft() if receiver.script else receiver.default
                     receiver.requests.append(Recorded(

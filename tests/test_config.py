@@ -113,6 +113,13 @@ def test_environment_default_and_escape(tmp_path: Path) -> None:
     ('[[source]]\ntype = "file"\n', ':1: missing required key \'source.path\''),
     ('[[source]]\ntype = "kafka"\nbrokers = ["b:9092"]\n', ':1: a kafka source needs topics'),
     ('[[notify]]\ntype = "pagerduty"\n', "missing required key 'notify.routing_key'"),
+    ('[detect]\nresolve_after = nan\n', ":2: detect.resolve_after must be a finite duration"),
+    ('[detect]\nrate_min_ratio = inf\n', ":2: detect.rate_min_ratio must be a finite number"),
+    ('[[source]]\ntype = "file"\npath = "/x"\nmax_line_bytes = "0KB"\n',
+     ":4: source.max_line_bytes must be a size above zero"),
+    ('[[notify]]\ntype = "webhook"\nurl = "https://hooks.example/x\\n"\n',
+     ":3: notify.url holds a space or a control character"),
+
     ('[[notify]]\ntype = "webhook"\nurl = "ftp://x"\n', ':3: notify.url must be an http'),
     ('[[notify]]\ntype = "slack"\nurl = "https://x"\nmin_severity = "loud"\n',
      ':4: notify.min_severity must be one of info, warning, error, critical'),
@@ -174,3 +181,11 @@ examples.no_match = ["x"]
     assert lines.line(("pattern", 0, "examples", "match")) == 4
     assert lines.line(("pattern", 1)) == 9
     assert lines.line(("pattern", 1, "examples", "no_match")) == 11
+
+
+def test_a_device_file_is_not_a_pattern_pack() -> None:
+    from detector.errors import ConfigError
+    from detector.match.packs import load_packs
+
+    with pytest.raises(ConfigError, match="/dev/null: a pattern pack must be a TOML file"):
+        load_packs([Path("/dev/null")])

@@ -60,12 +60,15 @@ min_severity = "info"
                     **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.log_file = tmp / "daemon.log"
+        self.wrapper: list[str] = []        # a command the daemon runs under (capsh…)
 
     def start(self) -> Daemon:
         with self.log_file.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "detector", "run", "-c", str(self.config)],
-                stdout=out, stderr=subprocess.STDOUT, env=self.env)
+            command = [sys.executable, "-m", "detector", "run", "-c", str(self.config)]
+            if self.wrapper:
+                command = [*self.wrapper, " ".join(command)]
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                                            env=self.env)
         deadline = time.time() + 30
         while time.time() < deadline:
             assert self.process.poll() is None, self.log_file.read_text()

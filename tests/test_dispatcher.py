@@ -192,3 +192,22 @@ def test_metrics_show_depth_and_age(tmp_path: Path) -> None:
     text = registry.render()
     assert 'detector_outbox_depth{destination="webhook",state="pending"} 1' in text
     assert 'detector_outbox_oldest_seconds{destination="webhook"} 42' in text
+
+
+async def test_an_unusable_url_is_a_dead_letter_and_the_worker_goes_on(tmp_path: Path) -> None:
+    """A URL that passed no validation (an older outbox, a broken environment) must not kill
+    the destination's worker: that item is dead-lettered, the next is delivered."""
+    with Receiver() as receiver:
+        outbox = Outbox(tmp_path / "o.sqlite3")
+        broken = build_notifiers([config("webhook", url=f"{receiver.url}/hook\n")])
+        d = Dispatcher(broken, outbox, Registry(), idle_poll=0.05)
+        async with d:
+            d.enqueue(incident(id="a" * 16))
+            assert await d.drain(within=10)
+            await d.replace(build_notifiers([config("webhook", url=f"{receiver.url}/hook")]))
+            d.enqueue(incident(id="b" * 16))
+            assert await d.drain(within=10)
+        (dead,) = outbox.items(state="dead")
+        assert "unusable" in (dead.last_error or "")
+        assert [r.json()["id"] for r in receiver.requests] == ["b" * 16]
+        outbox.close()

@@ -49,6 +49,9 @@ def read_notify(table: Table, index: int) -> NotifyConfig:
         routing_key = None
     if not url.startswith(("http://", "https://")):
         raise table.error("url", f"{table.name('url')} must be an http:// or https:// URL")
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise table.error("url", f"{table.name('url')} holds a space or a control character "
+                                 "(a newline from an environment file?)")
     secret = table.text("secret", None) if kind == "webhook" else None
     config = NotifyConfig(
         type=kind, name=name, url=url,

@@ -7,6 +7,7 @@ in strings, and refuses keys nobody asked for: unknown keys are errors.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -130,6 +131,8 @@ class Table:
         value = self.data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(key, f"{self.name(key)} must be a number, not {_kind(value)}")
+        if not math.isfinite(value):
+            raise self.error(key, f"{self.name(key)} must be a finite number; got {value!r}")
         if minimum is not None and value < minimum:
             raise self.error(key, f"{self.name(key)} must be at least {minimum}; got {value}")
         return float(value)
@@ -150,6 +153,8 @@ class Table:
             seconds = float(match.group(1)) * _UNITS[match.group(2)]
         else:
             raise self.error(key, f"{self.name(key)} must be a duration, not {_kind(value)}")
+        if not math.isfinite(seconds):
+            raise self.error(key, f"{self.name(key)} must be a finite duration; got {value!r}")
         if seconds < minimum:
             raise self.error(key, f"{self.name(key)} must be at least {minimum:g}s")
         return seconds
@@ -165,8 +170,11 @@ class Table:
         if isinstance(value, str):
             match = _SIZE.match(value)
             if match:
-                return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower() or None]
-        raise self.error(key, f"{self.name(key)} must be a size like \"1MiB\"; got {value!r}")
+                size = int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower() or None]
+                if size > 0:
+                    return size
+        raise self.error(key, f"{self.name(key)} must be a size above zero like \"1MiB\"; "
+                              f"got {value!r}")
 
     def str_list(self, key: str, default: list[str] | None = None) -> list[str]:
         self._seen.add(key)

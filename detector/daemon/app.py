@@ -2,9 +2,17 @@
 
 Sources read into one bounded queue (a full queue stops them reading: that is
 the backpressure); one processor feeds the pipeline from it; incident events go
-to the outbox before anything is sent, and only then is a batch's checkpoint
-committed. A ticker moves the watermark (wall time), flushes held-back event
-tails, watches the sources, persists state and pings systemd's watchdog.
+to the outbox before anything is sent (:mod:`detector.daemon.spool`), and only
+then is a batch's checkpoint committed and the learned state saved. A ticker
+moves the watermark (wall time), flushes held-back event tails, watches the
+sources, persists state and pings systemd's watchdog.
+
+Every long-lived task is supervised. A transient fault (a full disk, a read-only
+state directory, a locked outbox, a source's network) is logged once, counted,
+retried with backoff and shown in ``/healthz``; an unexpected exception in a
+task is logged with its traceback and stops the daemon with exit status 1, so
+systemd or Docker restart it — never a task that dies quietly. A batch that
+crashes the pipeline is quarantined (:mod:`detector.daemon.quarantine`).
 
 SIGTERM/SIGINT: stop the sources, drain the queue and the outbox (each under a
 deadline), write checkpoints and state, exit 0. SIGHUP: reload the config's
@@ -19,7 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sqlite3
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 import structlog
@@ -27,15 +37,17 @@ import structlog
 from detector import __version__
 from detector.build import build_pipeline, load_patterns, make_engine
 from detector.config import Config, load_config
-from detector.daemon.feeder import Feeder
+from detector.daemon.feeder import Commit, Feeder
 from detector.daemon.http import HttpServer, json_response
 from detector.daemon.legacy import migrate_rates
+from detector.daemon.quarantine import Quarantine
 from detector.daemon.queue import BatchQueue
+from detector.daemon.spool import Spool
 from detector.daemon.state import StateDir
 from detector.daemon.systemd import SystemdNotifier
 from detector.daemon.watch import Watch
-from detector.errors import DetectorError, UserError
-from detector.model import EventName, IncidentEvent
+from detector.errors import UserError
+from detector.model import EventName
 from detector.notify import build_notifiers
 from detector.notify.dispatcher import Dispatcher
 from detector.notify.outbox import Outbox
@@ -51,8 +63,9 @@ log = structlog.get_logger("detector.daemon.app")
 QUEUE_BYTES = 4 << 20         # what the queue may hold before the sources must wait
 TICK = 0.1
 PERSIST_EVERY = 5.0
-DRAIN_DEADLINE = 15.0
-CHECKPOINTS_VERSION = 1         # on shutdown: for the queue, then for the outbox
+DRAIN_DEADLINE = 15.0         # on shutdown: for the queue, then for the outbox
+CHECKPOINTS_VERSION = 1
+POSITIONS_WAIT = 5.0          # at start: how long sources may take to settle their positions
 
 
 def run(config: Config, *, engine: str = "auto") -> int:
@@ -68,16 +81,33 @@ def run(config: Config, *, engine: str = "auto") -> int:
     return asyncio.run(Daemon(config, engine).main())
 
 
+def _open_state(config: Config) -> tuple[StateDir, Outbox]:
+    """The state directory and its outbox, or one clear line (exit 2) if they cannot be
+    used: a read-only or foreign directory is the user's to fix, not a traceback."""
+    where = config.state.dir
+    try:
+        state = StateDir(where)
+        probe = where / f".write-test-{__version__}"
+        probe.write_bytes(b"")
+        probe.unlink()
+        return state, Outbox.in_state_dir(where)
+    except (OSError, sqlite3.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UserError(f"state directory {where}: {reason} (set [state] dir, or "
+                        "STATE_DIRECTORY, to a directory the detector can write)") from None
+
+
 class Daemon:
     def __init__(self, config: Config, engine: str = "auto") -> None:
         self.config = config
         self.engine_name = engine
         self.registry = Registry()
-        self.state = StateDir(config.state.dir)
+        self.state, self.outbox = _open_state(config)
         self.engine = make_engine(config, load_patterns(config), engine)
-        self.outbox = Outbox.in_state_dir(config.state.dir)
         self.dispatcher = Dispatcher(build_notifiers(config.notify), self.outbox, self.registry)
-        self.pipeline = build_pipeline(config, self.engine, self._deliver, live=True)
+        self.spool = Spool(self.dispatcher, self.registry)
+        self.quarantine = Quarantine(config.state.dir / "quarantine", self.registry)
+        self.pipeline = build_pipeline(config, self.engine, self.spool, live=True)
         self.feeder = Feeder(self.pipeline)
         self.queue = BatchQueue(QUEUE_BYTES)
         self.sources: list[Source] = [
@@ -88,10 +118,10 @@ class Daemon:
         self.stop_sources = asyncio.Event()
         self.stop_requested = asyncio.Event()
         self.reload_requested = asyncio.Event()
+        self.crashed: str | None = None          # the task whose crash stops the daemon
+        self.state_errors = self.registry.counter(
+            "detector_state_write_errors_total", "Failed writes to the state directory.")
         self._restore()
-
-    def _deliver(self, event: IncidentEvent) -> None:
-        self.dispatcher.enqueue(event)       # durably in the outbox before anything is sent
 
     def _queue_full(self) -> bool:
         return self.queue.nearly_full()
@@ -113,6 +143,28 @@ class Daemon:
         for source in self.sources:
             source.restore(saved.get(source.name, {}))
 
+    def save(self) -> bool:
+        """Persist, unless incident events are still on their way to the outbox (the state
+        must never claim an incident whose events the outbox has not got). A failure —
+        a full disk, a read-only directory, too many open files — is logged once, counted,
+        shown in /healthz and tried again at the next tick."""
+        if not self.spool.empty:
+            return False
+        try:
+            self.persist()
+        except OSError as exc:
+            self.state_errors.inc(error=exc.__class__.__name__)
+            reason = f"state: cannot write {self.config.state.dir}: {exc.strerror or exc}"
+            if self.watch.conditions.get("state", ("",))[0] != reason:
+                log.error("state.write_failed", error=exc.strerror or str(exc),
+                          effect="positions and learned state are kept in memory; retried")
+            self.watch.degrade("state", reason)
+            return False
+        if "state" in self.watch.conditions:
+            log.info("state.write_recovered")
+            self.watch.degrade("state", None)
+        return True
+
     def persist(self) -> None:
         """Write positions, open incidents and what the detectors learned (``OSError``
         when the state directory cannot take them)."""
@@ -128,39 +180,73 @@ class Daemon:
     async def _emit(self, batch: Batch) -> None:
         await self.queue.put(batch)
 
+    async def _supervised(self, name: str, work: Coroutine[Any, Any, None]) -> None:
+        """Run a long-lived task; if it raises, log the traceback and stop the daemon
+        (exit status 1): a task never dies quietly."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("task.crashed", task=name, effect="the daemon stops (exit 1)")
+            if self.crashed is None:
+                self.crashed = name
+            self.stop_requested.set()
+
+    def _commit(self, commits: list[Commit]) -> None:
+        for source, token in commits:
+            source.commit(token)
+
     async def _process(self) -> None:
         while True:
             batch = await self.queue.get()
             try:
-                self.feeder.feed(batch)
-            except DetectorError as exc:
-                log.error("pipeline.failed", source=batch.source.name, error=str(exc))
-            self.queue.task_done(batch)
+                try:
+                    commits = self.feeder.feed(batch)
+                except Exception as exc:                 # a bug: keep the batch, go on
+                    held = self.feeder.discard(batch)
+                    self.quarantine.keep(batch.source.name, held + batch.data, exc)
+                    commits = [(batch.source, batch.token)] if batch.token is not None else []
+                # Its incident events must be in the outbox before its position moves: a
+                # full disk holds the processor here, and the sources behind the queue.
+                await self.spool.flush()
+                self._unblocked()
+                self._commit(commits)
+            finally:
+                self.queue.task_done(batch)
             await asyncio.sleep(0)          # let the endpoint, the ticker and delivery run
+
+    def _unblocked(self) -> None:
+        self.watch.degrade("outbox", self.spool.blocked)
 
     async def _tick(self) -> None:
         last_persist = last_advance = last_watchdog = time.monotonic()
+        commits: list[Commit] = []
         while True:
             await asyncio.sleep(TICK)
             now = time.monotonic()
-            self.feeder.flush()
+            commits += self.feeder.flush()
             if now - last_advance >= 1.0:
                 last_advance = now
                 self.pipeline.advance()
                 self.watch.check()
+            if self.spool.try_flush():
+                self._commit(commits)
+                commits = []
+            self._unblocked()
             if self.systemd.watchdog is not None and now - last_watchdog >= self.systemd.watchdog:
                 last_watchdog = now
                 self.systemd.ping()
             if now - last_persist >= PERSIST_EVERY:
                 last_persist = now
-                self.persist()
+                self.save()
 
     async def _run_source(self, source: Source) -> None:
         try:
             await source.run(self._emit, self.stop_sources)
-        except Exception as exc:
-            source.failed("crashed", repr(exc))
-            log.exception("source.crashed", source=source.name)
+        except Exception:
+            source.failed("crashed", "see the traceback in the log")
+            raise
 
     async def _reload(self) -> None:
         """SIGHUP: new packs and notifiers, the same incidents, rates and templates."""
@@ -201,22 +287,29 @@ class Daemon:
                 from None
         try:
             async with self.dispatcher:
-                return await self._serve(http)
+                await self._serve(http)
         finally:
             if http is not None:
                 await http.__aexit__(None, None, None)
             self.outbox.close()
+        if self.crashed is not None:
+            log.error("detector.failed", task=self.crashed,
+                      effect="exit 1; systemd or Docker restarts the detector")
+            return 1
+        return 0
 
-    async def _serve(self, http: HttpServer | None) -> int:
-        sources = [asyncio.create_task(self._run_source(s), name=f"source:{s.name}")
-                   for s in self.sources]
-        processor = asyncio.create_task(self._process(), name="processor")
-        ticker = asyncio.create_task(self._tick(), name="ticker")
-        self.systemd.ready(self._status())
+    async def _serve(self, http: HttpServer | None) -> None:
+        sources = [asyncio.create_task(self._supervised(f"source:{s.name}", self._run_source(s)),
+                                       name=f"source:{s.name}") for s in self.sources]
+        processor = asyncio.create_task(self._supervised("processor", self._process()),
+                                        name="processor")
+        ticker = asyncio.create_task(self._supervised("ticker", self._tick()), name="ticker")
         log.info("detector.started", version=__version__, sources=len(self.sources),
                  patterns=len(self.engine.patterns), notifiers=len(self.config.notify),
                  listen=f"{http.host}:{http.port}" if http else None,
                  state=str(self.config.state.dir))
+        await self._save_positions()
+        self.systemd.ready(self._status())
         finite = all(s.finite for s in self.sources)
         while not self.stop_requested.is_set():
             waiters: list[asyncio.Future[Any]] = [
@@ -233,7 +326,6 @@ class Daemon:
             if finite and all(t.done() for t in sources):
                 break
         await self._shutdown(sources, processor, ticker)
-        return 0
 
     async def _shutdown(self, sources: list[asyncio.Task[None]], processor: asyncio.Task[None],
                         ticker: asyncio.Task[None]) -> None:
@@ -246,15 +338,34 @@ class Daemon:
                 await self.queue.join()
         processor.cancel()
         ticker.cancel()
-        self.feeder.flush(everything=True)
+        commits = self.feeder.flush(everything=True)
+        if await self._flush_within(DRAIN_DEADLINE):
+            self._commit(commits)
+        else:
+            log.error("detector.outbox_blocked_at_stop", held=len(self.spool.held),
+                      effect="positions not saved past them: they are read again at start")
         for source in self.sources:
             flush = getattr(source, "flush_commits", None)
             if flush is not None:
                 with contextlib.suppress(Exception):
                     await flush()
-        self.persist()
+        self.save()
         await self.dispatcher.drain(within=DRAIN_DEADLINE)
         log.info("detector.stopped", pending_notifications=self.outbox.pending())
+
+    async def _save_positions(self) -> None:
+        """Save where every source starts as soon as it knows: a kill -9 in the first
+        seconds must not make the next start a first start (and skip lines)."""
+        waits = [asyncio.ensure_future(s.positioned()) for s in self.sources]
+        _, late = await asyncio.wait(waits, timeout=POSITIONS_WAIT)
+        for waiter in late:
+            waiter.cancel()
+        self.save()
+
+    async def _flush_within(self, seconds: float) -> bool:
+        deadline = asyncio.Event()
+        asyncio.get_running_loop().call_later(seconds, deadline.set)
+        return await self.spool.flush(stop=deadline)
 
     def _routes(self) -> dict[str, Any]:
         def metrics() -> tuple[int, str, bytes]:

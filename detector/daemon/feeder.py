@@ -4,8 +4,10 @@ Each stream (a file, a container, a partition…) keeps what the pipeline could
 not consume yet: an event at the end of a batch may continue in the next one (a
 traceback written in two pieces). That tail is fed again with the next batch,
 or on its own once the stream has been quiet for ``multiline_wait``. A batch's
-checkpoint token is committed only when nothing of it is left over: a restart
-then reads the tail again rather than skipping it.
+checkpoint token is released only when nothing of it is left over: a restart
+then reads the tail again rather than skipping it. Released tokens are returned,
+not committed: the daemon commits them once the batch's incident events are in
+the outbox.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from detector.decode.events import Stream
 from detector.pipeline import Pipeline
 from detector.sources.base import Batch, Source
 
-__all__ = ["Feeder"]
+__all__ = ["Commit", "Feeder"]
+
+Commit = tuple[Source, Any]
 
 MULTILINE_WAIT = 0.2        # seconds of quiet before a held-back tail is taken as complete
 IDLE_STREAM = 3600.0        # a stream with nothing held and no data this long is forgotten
@@ -38,7 +42,9 @@ class Feeder:
         self.pipeline = pipeline
         self.states: dict[tuple[str, str], _State] = {}
 
-    def feed(self, batch: Batch) -> None:
+    def feed(self, batch: Batch) -> list[Commit]:
+        """Process ``batch``; the checkpoint tokens it releases (to commit once its incident
+        events are safely in the outbox)."""
         key = (batch.source.name, batch.stream)
         state = self.states.get(key)
         if state is None:
@@ -49,27 +55,38 @@ class Feeder:
                                       arrival=batch.arrival) if buf else 0
         state.pending = buf[consumed:]
         state.last = time.monotonic()
+        commits: list[Commit] = []
         if state.pending:
             state.source, state.token = batch.source, batch.token
         else:
             state.source, state.token = None, None
             if batch.token is not None:
-                batch.source.commit(batch.token)
+                commits.append((batch.source, batch.token))
         if batch.final and not state.pending:
             del self.states[key]
+        return commits
 
-    def flush(self, *, everything: bool = False) -> None:
-        """Feed held-back tails of streams quiet for ``MULTILINE_WAIT`` (or all of them)."""
+    def discard(self, batch: Batch) -> bytes:
+        """Forget what the stream of ``batch`` holds back (the batch crashed the pipeline);
+        returns those bytes, for the quarantine."""
+        state = self.states.pop((batch.source.name, batch.stream), None)
+        return state.pending if state is not None else b""
+
+    def flush(self, *, everything: bool = False) -> list[Commit]:
+        """Feed held-back tails of streams quiet for ``MULTILINE_WAIT`` (or all of them);
+        the tokens that releases."""
         now = time.monotonic()
+        commits: list[Commit] = []
         for key, state in list(self.states.items()):
             if state.pending and (everything or now - state.last >= MULTILINE_WAIT):
                 self.pipeline.feed(state.pending, state.stream, final=True, arrival=time.time())
                 state.pending = b""
                 if state.source is not None and state.token is not None:
-                    state.source.commit(state.token)
+                    commits.append((state.source, state.token))
                 state.source, state.token = None, None
             elif not state.pending and now - state.last > IDLE_STREAM:
                 del self.states[key]
+        return commits
 
     @property
     def held(self) -> int:

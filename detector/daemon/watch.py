@@ -38,6 +38,8 @@ class Watch:
         self.sources = list(sources)
         self.pipeline = pipeline
         self.down: dict[str, float] = {}          # source name → last report time
+        # The daemon's own troubles, by part ("outbox", "state"): reason, since when.
+        self.conditions: dict[str, tuple[str, float]] = {}
         stats = pipeline.stats
         registry.counter("detector_lines_processed_total", "Lines through the pipeline.",
                          lambda: [({}, float(stats.lines))])
@@ -84,17 +86,29 @@ class Watch:
             return f"no data for {now - source.last_data:.0f}s (max_silence {limit:g}s)"
         return None
 
+    def degrade(self, part: str, reason: str | None) -> None:
+        """The daemon's ``part`` is in trouble (``reason``), or fine again (``None``)."""
+        if reason is None:
+            self.conditions.pop(part, None)
+        elif self.conditions.get(part, ("", 0.0))[0] != reason:
+            self.conditions[part] = (reason, time.time())
+
     def health(self) -> tuple[bool, dict[str, Any]]:
         now = time.time()
         report: dict[str, Any] = {}
-        healthy = True
+        healthy = not self.conditions
         for source in self.sources:
             problem = self.problem(source, now)
             report[source.name] = {"ok": problem is None, "type": source.kind,
                                    **({"reason": problem} if problem else {}),
                                    "last_data_seconds_ago": round(now - source.last_data, 1)}
             healthy &= problem is None
-        return healthy, {"status": "ok" if healthy else "unhealthy", "sources": report}
+        answer: dict[str, Any] = {"status": "ok" if healthy else "unhealthy", "sources": report}
+        if self.conditions:
+            answer["daemon"] = {part: {"ok": False, "reason": reason,
+                                       "since_seconds": round(now - since, 1)}
+                                for part, (reason, since) in self.conditions.items()}
+        return healthy, answer
 
     def check(self) -> None:
         """Open, keep alive or resolve ``source_down`` incidents."""

@@ -93,8 +93,11 @@ def pack_files(paths: Iterable[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             files.extend(sorted(path.glob("*.toml")))
-        elif path.exists():
+        elif path.is_file():
             files.append(path)
+        elif path.exists():
+            raise ConfigError(path, None, "a pattern pack must be a TOML file or a directory "
+                                          "of them")
         else:
             raise ConfigError(path, None, "pattern pack not found")
     return files

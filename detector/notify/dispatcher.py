@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 
@@ -76,6 +77,8 @@ class Dispatcher:
                                      "Notifications turned into dead letters.")
         self.dropped = registry.counter("detector_notifications_unrouted_total",
                                         "Incident events no notifier wanted.")
+        self.errors = registry.counter("detector_notify_outbox_errors_total",
+                                       "Outbox faults met by delivery workers (retried).")
         registry.gauge("detector_outbox_depth", "Outbox items by destination and state.",
                        self._depth_samples)
         registry.gauge("detector_outbox_oldest_seconds",
@@ -101,13 +104,23 @@ class Dispatcher:
     # -- producing ------------------------------------------------------------------
     def enqueue(self, event: IncidentEvent) -> int:
         """Spool ``event`` for every destination whose routing accepts it."""
-        key = event_key(event)
-        rows = [(name, key, event) for name, n in self.notifiers.items() if n.accepts(event)]
+        return self.enqueue_many((event,))
+
+    def enqueue_many(self, events: Iterable[IncidentEvent]) -> int:
+        """Spool ``events`` in one transaction: all of them are in the outbox, or (the
+        outbox raised: a full disk, a read-only file) none."""
+        rows = []
+        for event in events:
+            key = event_key(event)
+            wanted = [(name, key, event) for name, n in self.notifiers.items()
+                      if n.accepts(event)]
+            if not wanted:
+                self.dropped.inc()
+            rows.extend(wanted)
         if not rows:
-            self.dropped.inc()
             return 0
         added = self.outbox.add_many(rows, now=self.clock())
-        for name, _, _ in rows:
+        for name in {name for name, _, _ in rows}:
             wake = self._wake.get(name)
             if wake is not None:
                 wake.set()
@@ -205,9 +218,25 @@ class Dispatcher:
 
     # -- delivery -------------------------------------------------------------------
     async def _worker(self, notifier: Notifier) -> None:
+        """Deliver one destination's items in order. A fault of the outbox itself (a full
+        disk, a locked database) is logged, counted and retried with backoff: the worker
+        never dies while the daemon runs."""
+        failures = 0
+        generation = self._generation
+        while not self._stopping and generation == self._generation:
+            try:
+                await self._work(notifier, generation)
+                return
+            except (sqlite3.Error, OSError) as exc:
+                failures += 1
+                self.errors.inc(destination=notifier.name)
+                log.error("notify.outbox_failed", destination=notifier.name, error=str(exc),
+                          retry_in=round(min(self.backoff_cap, 2.0 ** failures), 1))
+                await asyncio.sleep(backoff(failures, 1.0, self.backoff_cap))
+
+    async def _work(self, notifier: Notifier, generation: int) -> None:
         bucket = TokenBucket(notifier.rate)
         wake = self._wake[notifier.name]
-        generation = self._generation
         while not self._stopping and generation == self._generation:
             item = self.outbox.head(notifier.name)
             now = self.clock()
@@ -230,7 +259,12 @@ class Dispatcher:
 
     async def _attempt(self, notifier: Notifier, item: Item) -> None:
         assert self._client is not None
-        request = notifier.request(item.payload, key=item.key, now=self.clock())
+        try:
+            request = notifier.request(item.payload, key=item.key, now=self.clock())
+        except Exception as exc:              # an item no request can be built for
+            log.exception("notify.unbuildable", destination=notifier.name, key=item.key)
+            self._dead(notifier, item, f"cannot build the request: {exc!r}", None)
+            return
         task = asyncio.current_task()
         assert task is not None
         self._sending.add(task)
@@ -244,6 +278,9 @@ class Dispatcher:
                 self._retry(notifier, item, str(exc), exc.retry_after)
             else:
                 self._dead(notifier, item, str(exc), exc.response)
+            return
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            self._dead(notifier, item, f"the destination URL is unusable: {exc}", None)
             return
         except httpx.TimeoutException:
             self._retry(notifier, item, f"timed out after {notifier.config.timeout:g}s", None)

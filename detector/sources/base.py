@@ -97,6 +97,12 @@ class Source:
     def restore(self, saved: dict[str, Any]) -> None:
         """Resume from a saved position."""
 
+    async def positioned(self) -> None:
+        """Return once the source knows where it reads from, so its checkpoint can be
+        saved at once: a crash in the first seconds after a start must not turn the next
+        start into a first one. Sources that settle their start positions while starting
+        (files at ``start_at = "end"``) override this."""
+
     @property
     def finite(self) -> bool:
         """Does this source end by itself (stdin)?"""

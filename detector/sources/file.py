@@ -98,13 +98,14 @@ class FileSource(Source):
         self.first_scan = True
         self.skipped_lines = 0
         self.base_dir = static_directory(config.path)
+        self._positioned = asyncio.Event()          # the first scan has placed every file
 
     # -- checkpoints ------------------------------------------------------------------
     def restore(self, saved: dict[str, Any]) -> None:
         for item in saved.get("files", []):
             self.saved[f"{item['dev']}:{item['ino']}"] = item
-        if self.saved:
-            self.first_scan = False     # not the first start: new files are new
+        if "files" in saved:
+            self.first_scan = False     # not the first start (even if nothing matched then)
 
     def checkpoint(self) -> dict[str, Any]:
         files = []
@@ -116,6 +117,9 @@ class FileSource(Source):
                           "fingerprint_len": tailed.fingerprint_len})
         files.extend(self.saved.values())        # files not seen again yet: keep them
         return {"files": files}
+
+    async def positioned(self) -> None:
+        await self._positioned.wait()
 
     def commit(self, token: Any) -> None:
         key, offset = token
@@ -141,6 +145,7 @@ class FileSource(Source):
                 now = time.monotonic()
                 if now >= next_scan:
                     self._scan()
+                    self._positioned.set()
                     next_scan = now + RESCAN
                 busy = False
                 for tailed in list(self.files.values()):

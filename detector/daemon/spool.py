@@ -1,0 +1,89 @@
+"""Incident events on their way into the outbox: nothing is committed before they are in.
+
+The pipeline's incident events are held here until the outbox has them durably;
+only then may a batch's checkpoint be committed and the learned state be saved
+(an event the outbox never took must be produced again after a restart, from
+the same lines). When the outbox cannot take them — a full disk, a read-only
+state directory, a locked database — the events stay held, the processor stops
+taking batches (the sources then stop reading: backpressure), ``/healthz`` and
+``detector_outbox_blocked`` say why, and the spool tries again with backoff
+until the disk has room again. Nothing is lost and nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import structlog
+
+from detector.model import IncidentEvent
+from detector.notify.dispatcher import Dispatcher
+from detector.retry import backoff
+from detector.telemetry.metrics import Registry
+
+__all__ = ["Spool"]
+
+log = structlog.get_logger("detector.spool")
+RETRY_BASE = 0.5
+RETRY_CAP = 30.0
+
+
+class Spool:
+    def __init__(self, dispatcher: Dispatcher, registry: Registry) -> None:
+        self.dispatcher = dispatcher
+        self.held: list[IncidentEvent] = []
+        self.blocked: str | None = None          # why the outbox refuses, while it does
+        self.failures = registry.counter("detector_outbox_write_errors_total",
+                                         "Failed writes of incident events to the outbox.")
+        registry.gauge("detector_outbox_blocked",
+                       "1 while the outbox cannot take incident events (disk full…).",
+                       lambda: [({}, 1.0 if self.blocked else 0.0)])
+        registry.gauge("detector_spool_events", "Incident events waiting for the outbox.",
+                       lambda: [({}, float(len(self.held)))])
+
+    def __call__(self, event: IncidentEvent) -> None:
+        """The pipeline's sink."""
+        self.held.append(event)
+
+    @property
+    def empty(self) -> bool:
+        return not self.held
+
+    def try_flush(self) -> bool:
+        """Put what is held into the outbox, in one transaction; True when nothing is
+        held any more."""
+        if not self.held:
+            return True
+        try:
+            self.dispatcher.enqueue_many(self.held)
+        except (sqlite3.Error, OSError) as exc:
+            self.failures.inc()
+            reason = f"outbox: cannot write: {exc}"
+            if reason != self.blocked:
+                log.error("outbox.blocked", error=str(exc), held=len(self.held),
+                          effect="reading paused until the outbox takes events again")
+            self.blocked = reason
+            return False
+        if self.blocked is not None:
+            log.info("outbox.unblocked", delivered=len(self.held))
+            self.blocked = None
+        self.held.clear()
+        return True
+
+    async def flush(self, stop: asyncio.Event | None = None) -> bool:
+        """Wait until the outbox has everything held (retrying with backoff); False if
+        ``stop`` was set first."""
+        attempt = 0
+        while not self.try_flush():
+            attempt += 1
+            wait = max(RETRY_BASE, backoff(attempt, RETRY_BASE, RETRY_CAP))
+            if stop is None:
+                await asyncio.sleep(wait)
+                continue
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+            except TimeoutError:
+                continue
+            return self.try_flush()
+        return True
