@@ -93,3 +93,45 @@ def test_a_runaway_pattern_is_counted_and_skipped(tmp_path: Path, engine: str) -
     assert built.timeouts == 1
     assert found is not None and found.pattern.id == "test.fine"   # the pipeline went on
     assert built.classify_text("aaaa") is not None
+
+
+BACKTRACKING = '''
+[[pattern]]
+id = "test.nested"
+class = "nested"
+severity = "warning"
+title = "Nested quantifiers"
+regex = '(?:[a-z_]\\w*\\.)*[A-Z]\\w*(?:Error|Exception)'
+examples.match = ["app.errors.PaymentError"]
+[pattern.runbook]
+title = "x"
+steps = ["y"]
+'''
+
+
+def test_the_regex_prefilter_is_bounded_by_the_timeout_too(tmp_path: Path) -> None:
+    """Without hyperscan, the prefilter runs the translated expressions itself: a hostile
+    40 kB line must cost the timeout, not minutes (it stays a candidate: a superset)."""
+    pack = tmp_path / "nested.toml"
+    pack.write_text(BACKTRACKING)
+    built = build_engine(load_packs([pack]), engine="regex", regex_timeout=0.05)
+    hostile = "a." * 10_000 + "Error"
+    hits = built.scan((hostile + "\n").encode())
+    assert built.prefilter.timeouts >= 1  # type: ignore[attr-defined]
+    assert hits and hits[0][0] == len(hostile)
+    assert built.classify_text(hostile) is None            # confirmed: stopped, counted
+    assert built.timeouts >= 1
+
+
+def test_validate_warns_about_a_pattern_that_backtracks(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    pack = tmp_path / "nested.toml"
+    pack.write_text(BACKTRACKING)
+    config = tmp_path / "detector.toml"
+    config.write_text(f'[patterns]\npaths = ["{pack}"]\nshipped = false\n')
+    result = run_cli("validate", "-c", str(config))
+    assert result.code == 0, result.err
+    assert "pattern test.nested: its regex ran past 0.1s on a hostile line" in result.err
+    shipped = run_cli("validate")
+    assert "warning" not in shipped.err                 # the shipped packs are all sound

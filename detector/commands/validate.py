@@ -7,6 +7,7 @@ from typing import TextIO
 
 from detector.build import load_patterns, make_engine
 from detector.config import Config
+from detector.match.adversarial import slow_patterns
 from detector.match.examples import check_examples
 
 __all__ = ["validate"]
@@ -23,6 +24,10 @@ def validate(config: Config, *, engine: str = "auto", out: TextIO | None = None,
         err.write(problem.located() + "\n")
     if problems:
         return 2
+    for pattern in slow_patterns(patterns, config.patterns.regex_timeout):
+        err.write(f"warning: {pattern.where()}: pattern {pattern.id}: its regex ran past "
+                  f"{config.patterns.regex_timeout:g}s on a hostile line (catastrophic "
+                  "backtracking?); at run time the timeout stops it, but rewrite it\n")
     packs = {p.pack for p in patterns}
     examples = sum(len(p.examples_match) + len(p.examples_no_match) for p in patterns)
     where = str(config.path) if config.path else "built-in defaults"

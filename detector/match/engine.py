@@ -141,9 +141,11 @@ class RegexPrefilter:
 
     name = "regex"
 
-    def __init__(self, expressions: Sequence[bytes]) -> None:
+    def __init__(self, expressions: Sequence[bytes], timeout: float = 0.1) -> None:
         self.compiled = [regex.compile(e, regex.MULTILINE | regex.VERSION0) for e in expressions]
         self.factors = [required_factors(e.decode("ascii")) for e in expressions]
+        self.timeout = timeout          # per line and expression; past it, the line is a
+        self.timeouts = 0               # candidate (the prefilter stays a superset)
 
     def scan(self, buf: bytes) -> Hits:
         pairs: list[tuple[int, int]] = []
@@ -151,7 +153,7 @@ class RegexPrefilter:
         for ident, compiled in enumerate(self.compiled):
             factors = self.factors[ident]
             if factors is None:
-                pairs.extend((m.end(), ident) for m in compiled.finditer(buf))
+                self._scan_lines(compiled, ident, buf, pairs)
                 continue
             if lowered is None:
                 lowered = buf.lower()
@@ -165,11 +167,38 @@ class RegexPrefilter:
                         end = len(buf)
                     if start not in checked:
                         checked.add(start)
-                        found = compiled.search(buf, start, end)
-                        if found is not None:
-                            pairs.append((found.end(), ident))
+                        self._search_line(compiled, ident, buf, start, end, pairs)
                     position = lowered.find(factor, end)
         return _group(pairs)
+
+    def _search_line(self, compiled: regex.Pattern[bytes], ident: int, buf: bytes, start: int,
+                     end: int, pairs: list[tuple[int, int]]) -> None:
+        try:
+            found = compiled.search(buf, start, end, timeout=self.timeout)
+        except TimeoutError:
+            self.timeouts += 1
+            pairs.append((end, ident))
+            return
+        if found is not None:
+            pairs.append((found.end(), ident))
+
+    def _scan_lines(self, compiled: regex.Pattern[bytes], ident: int, buf: bytes,
+                    pairs: list[tuple[int, int]]) -> None:
+        """An expression without a required literal: the whole buffer at once, and line by
+        line (each under the timeout) if that runs away."""
+        try:
+            pairs.extend((m.end(), ident) for m in compiled.finditer(
+                buf, timeout=self.timeout * 10))
+            return
+        except TimeoutError:
+            pass
+        start = 0
+        while start < len(buf):
+            end = buf.find(b"\n", start)
+            if end < 0:
+                end = len(buf)
+            self._search_line(compiled, ident, buf, start, end, pairs)
+            start = end + 1
 
 
 @dataclass
@@ -379,8 +408,8 @@ def build_engine(patterns: Sequence[Pattern], *, engine: str = "auto",
         except ImportError:
             if engine == "hyperscan":
                 raise
-            chosen = RegexPrefilter(expressions)
+            chosen = RegexPrefilter(expressions, regex_timeout)
     else:
-        chosen = RegexPrefilter(expressions)
+        chosen = RegexPrefilter(expressions, regex_timeout)
     return Engine(patterns=ordered, prefilter=chosen, regex_timeout=regex_timeout,
                   knowledge=knowledge, by_class=by_class)
