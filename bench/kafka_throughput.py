@@ -6,7 +6,9 @@ first, then detector processes in one consumer group (``start_at = "beginning"``
 consume it while /metrics is polled. The rate counts from the first line
 processed to the last (the group join before it is reported apart), so it is
 the sustained rate: fetch, decode, match, commit. Broker, producer and
-detectors share this machine's CPUs.
+detectors share this machine's CPUs. In the same run, a bare aiokafka consumer
+(``getmany`` in a loop, records counted and dropped, same fetch settings) gives
+the ceiling a Python consumer can reach against this broker.
 
     python bench/kafka_throughput.py                          # 1M lines; 1 then 2 processes
     python bench/kafka_throughput.py --lines 200000 --processes 1
@@ -53,6 +55,32 @@ async def produce(bootstrap: str, topic: str, path: Path, lines: int) -> float:
     finally:
         await producer.stop()
     return time.perf_counter() - started
+
+
+async def bare_ceiling(bootstrap: str, topic: str, lines: int) -> float:
+    """Records/s of a bare aiokafka consumer: getmany, count, drop."""
+    from aiokafka import AIOKafkaConsumer
+
+    from detector.sources.kafka import MAX_RECORDS, PARTITION_FETCH_BYTES
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="bench-bare",
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                max_poll_records=MAX_RECORDS,
+                                max_partition_fetch_bytes=PARTITION_FETCH_BYTES)
+    await consumer.start()
+    try:
+        seen = 0
+        started = 0.0
+        while seen < lines:
+            batches = await consumer.getmany(timeout_ms=200, max_records=MAX_RECORDS)
+            got = sum(len(records) for records in batches.values())
+            if got and not started:
+                started = time.perf_counter()
+                first = got
+            seen += got
+        return (seen - first) / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
 
 
 def consume(bootstrap: str, topic: str, lines: int, processes: int, work: Path,
@@ -107,6 +135,7 @@ def main() -> None:
     try:
         asyncio.run(create_topic(bootstrap, "logs", PARTITIONS))
         produce_s = asyncio.run(produce(bootstrap, "logs", path, args.lines))
+        ceiling = asyncio.run(bare_ceiling(bootstrap, "logs", args.lines))
         with tempfile.TemporaryDirectory(prefix="detector-kafka-") as tmp, Hook() as hook:
             results = [consume(bootstrap, "logs", args.lines, n, Path(tmp), hook)
                        for n in args.processes]
@@ -114,10 +143,13 @@ def main() -> None:
         tansu.kill()
         tansu.wait(10)
     rows = ["| detector processes in the group | group join | consumed in | lines/s (all) | "
-            "lines/s per process | smallest share |", "|---:|---:|---:|---:|---:|---:|"]
+            "lines/s per process | of the bare ceiling | smallest share |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+            f"| bare aiokafka getmany (ceiling) | | | {ceiling:,.0f} | {ceiling:,.0f} | 100% | |"]
     for r in results:
+        per = r["rate"] / r["processes"]
         rows.append(f"| {r['processes']:.0f} | {r['join_s']:.1f} s | {r['seconds']:.1f} s | "
-                    f"{r['rate']:,.0f} | {r['rate'] / r['processes']:,.0f} | "
+                    f"{r['rate']:,.0f} | {per:,.0f} | {per / ceiling * 100:.0f}% | "
                     f"{r['min_share'] * 100:.0f}% |")
     report = (f"Kafka consumption against Tansu on loopback: {args.lines:,} lines of "
               f"{path.name} in a {PARTITIONS}-partition topic (produced beforehand in "

@@ -180,3 +180,39 @@ async def test_a_full_queue_pauses_the_partitions_and_loses_nothing(tansu: str) 
         full = False
         got = await collector.wait_for(20)
     assert sorted(int(line.rsplit(":", 1)[1].split()[0]) for line in got) == list(range(20))
+
+
+def test_fetched_records_are_handed_over_as_buffers_timed_where_needed() -> None:
+    """Whole runs of records become one buffer each, as they are; only a plain line with
+    no time of its own gets the record's timestamp in front (so a backlog keeps its
+    event times)."""
+    import asyncio as aio
+    from types import SimpleNamespace
+
+    from detector.config import KafkaSourceConfig
+    from detector.sources.kafka import KafkaSource
+    from detector.telemetry.metrics import Registry
+
+    source = KafkaSource(KafkaSourceConfig(type="kafka", name="bus", brokers=("b:1",),
+                                           topics=("logs",)), Registry())
+    partition = SimpleNamespace(topic="logs", partition=3)
+    at = 1_795_132_800_000                                       # 2026-11-20T00:00:00Z
+    records = [SimpleNamespace(key=b"api", value=v, offset=n, timestamp=at)
+               for n, v in enumerate([b"2026-11-20 09:59:58,100 ERROR x: boom",
+                                      b'{"msg": "boom", "level": "error"}',
+                                      b"ERROR untimed boom\n"])]
+    records.append(SimpleNamespace(key=b"worker", value=b"Nov 20 09:59:59 h app: boom",
+                                   offset=3, timestamp=at))
+    batches = []
+
+    async def emit(batch: object) -> None:
+        batches.append(batch)
+
+    aio.run(source._hand_over(partition, records, emit))
+    api, worker = batches
+    assert api.data == (b"2026-11-20 09:59:58,100 ERROR x: boom\n"
+                        b'{"msg": "boom", "level": "error"}\n'
+                        b"2026-11-20T00:00:00.000000Z ERROR untimed boom\n")
+    assert (api.origin.service, api.token) == ("api", (partition, 3))
+    assert worker.data == b"Nov 20 09:59:59 h app: boom\n"
+    assert (worker.origin.service, worker.token) == ("worker", (partition, 4))

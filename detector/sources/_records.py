@@ -6,10 +6,11 @@ import time
 
 from detector.decode.timestamps import leading_timestamp
 
-__all__ = ["record_lines"]
+__all__ = ["record_lines", "stamp"]
 
 
-def _stamp(seconds: float) -> str:
+def stamp(seconds: float) -> str:
+    """Epoch seconds as the ISO-8601 UTC time (µs) put in front of an untimed record."""
     whole = int(seconds)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + \
         f".{int((seconds - whole) * 1e6):06d}Z"
@@ -21,5 +22,5 @@ def record_lines(message: str, when: float | None) -> bytes:
     record's, not its arrival's."""
     text = message.rstrip("\r\n")
     if when is not None and text[:1] != "{" and leading_timestamp(text) is None:
-        text = f"{_stamp(when)} {text}"
+        text = f"{stamp(when)} {text}"
     return text.encode("utf-8", "replace") + b"\n"
