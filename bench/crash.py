@@ -10,6 +10,13 @@ the same event id as the first delivery (receivers de-duplicate on it).
 
     python bench/crash.py                    # file and kafka, 60 s each, 8 kills each
     python bench/crash.py --sources file --seconds 20 --kills 3
+    python bench/crash.py --sources disk-full read-only-state   # the state directory's faults
+
+The state-directory faults (root: a tmpfs is mounted, capsh drops root's file-mode
+override) keep lines flowing at the same rate while, for the middle third of the
+run, the state directory is full (a 32 MiB tmpfs filled to the last byte) or refuses
+new files (mode 0500); then it recovers. Measured: lines lost, repeats, how long
+/healthz said so, and how long after the fault ended every incident had arrived.
 
 Writes bench/out/crash.md and prints it.
 """
@@ -18,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
+import subprocess
 import sys
 import tempfile
 import threading
@@ -29,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import httpx
 from live import (
     OUT,
     DaemonProcess,
@@ -40,6 +50,7 @@ from live import (
     wait_until,
 )
 
+DISK = "32m"          # the state directory's tmpfs: roomy until it is filled
 LINE = ("{stamp} ERROR [worker-sync] redis.exceptions.LockError: Unable to acquire lock on "
         "lock:job:{n} after 10 seconds\n")
 
@@ -110,6 +121,84 @@ def kafka_world(work: Path) -> tuple[str, Callable[[list[str]], None], Callable[
     return source, write, close
 
 
+def _fill(folder: Path) -> Path:
+    filler = folder / "filler"
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for chunk in (1 << 20, 65536, 4096, 512, 1):
+            try:
+                while True:
+                    os.write(descriptor, b"\0" * chunk)
+            except OSError:
+                continue
+    finally:
+        os.close(descriptor)
+    return filler
+
+
+def fault_trial(kind: str, seconds: float, rate: float) -> dict[str, object]:
+    """Lines flow; for the middle third the state directory is full or read-only."""
+    with tempfile.TemporaryDirectory(prefix=f"detector-{kind}-") as tmp, Hook() as hook:
+        work = Path(tmp)
+        source, write, close = file_world(work)
+        disk = work / "disk"
+        disk.mkdir()
+        wrapper = None
+        if kind == "disk-full":
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK},mode=0700", "tmpfs",
+                            str(disk)], check=True)
+        else:
+            wrapper = ["capsh", "--drop=cap_dac_override,cap_dac_read_search,cap_fowner",
+                       "--", "-c"]
+        state = disk / "state"
+        daemon = DaemonProcess(work, source, hook.url, extra="[detect]\nrates = false\n",
+                               state=state, wrapper=wrapper)
+        unhealthy = 0.0
+        try:
+            daemon.start()
+            writer = Writer(write, rate)
+            started = time.time()
+            writer.start()
+            time.sleep(seconds / 3)
+            filler = _fill(disk) if kind == "disk-full" else None
+            if filler is None:
+                state.chmod(0o500)
+            fault_started = time.time()
+            while time.time() < fault_started + seconds / 3:
+                if httpx.get(daemon.url("/healthz"), timeout=5).status_code != 200:
+                    unhealthy += 0.2
+                time.sleep(0.2)
+            if filler is not None:
+                filler.unlink()
+            else:
+                state.chmod(0o700)
+            fault_ended = time.time()
+            time.sleep(max(0.0, started + seconds - time.time()))
+            writer.stop.set()
+            writer.join()
+            total = writer.written
+            recovered = [0.0]
+
+            def all_arrived() -> bool:
+                return len({r.event["fields"]["lock"] for r in hook.opened()}) >= total
+
+            wait_until(all_arrived, 300, f"{kind}: every incident", every=0.2)
+            recovered[0] = time.time() - fault_ended
+            healthy_again = daemon.metric("detector_outbox_blocked") == 0
+            daemon.stop()
+        finally:
+            daemon.__exit__(None)
+            close()
+            if kind == "disk-full":
+                subprocess.run(["umount", "-l", str(disk)], check=False)
+        opened = hook.opened()
+    locks = Counter(str(r.event["fields"]["lock"]) for r in opened)
+    expected = {f"lock:job:{n}" for n in range(total)}
+    return {"kind": kind, "written": total, "missing": len(expected - set(locks)),
+            "repeats": sum(c - 1 for c in locks.values()), "fault_s": seconds / 3,
+            "unhealthy_s": unhealthy, "all_in_s": recovered[0], "healthy": healthy_again}
+
+
 def trial(kind: str, seconds: float, kills: int, rate: float, seed: int) -> dict[str, object]:
     rng = random.Random(seed)
     moments = sorted(rng.uniform(2.0, seconds - 2.0) for _ in range(kills))
@@ -160,30 +249,49 @@ def trial(kind: str, seconds: float, kills: int, rate: float, seed: int) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sources", nargs="+", default=["file", "kafka"],
-                        choices=["file", "kafka"])
+                        choices=["file", "kafka", "disk-full", "read-only-state"])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--kills", type=int, default=8)
     parser.add_argument("--rate", type=float, default=100.0, help="lines per second")
     parser.add_argument("--seed", type=int, default=20261122)
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
-    results = [trial(kind, args.seconds, args.kills, args.rate, args.seed)
-               for kind in args.sources]
-    rows = ["| source | lines written | kill -9 | lines skipped (incidents missing) | "
-            "repeated deliveries | repeats with a new event id | slowest restart |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
-    for r in results:
-        rows.append(f"| {r['kind']} | {r['written']:,} | {r['kills']} | {r['missing']} | "
-                    f"{r['repeats']} | {r['changed_ids']} | {r['restart_s']:.1f} s |")
-    report = (f"Crash test: lines at {args.rate:g}/s for {args.seconds:g} s, each its own "
-              f"incident; SIGKILL at {args.kills} random moments (seed {args.seed}), restarted "
-              f"at once. Machine: {machine()}.\n\n" + "\n".join(rows)
+    kinds = [k for k in args.sources if k in ("file", "kafka")]
+    faults = [k for k in args.sources if k not in kinds]
+    results = [trial(kind, args.seconds, args.kills, args.rate, args.seed) for kind in kinds]
+    fault_results = [fault_trial(kind, args.seconds, args.rate) for kind in faults]
+    sections = []
+    if results:
+        rows = ["| source | lines written | kill -9 | lines skipped (incidents missing) | "
+                "repeated deliveries | repeats with a new event id | slowest restart |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
+        for r in results:
+            rows.append(f"| {r['kind']} | {r['written']:,} | {r['kills']} | {r['missing']} | "
+                        f"{r['repeats']} | {r['changed_ids']} | {r['restart_s']:.1f} s |")
+        sections.append(f"Crash test: lines at {args.rate:g}/s for {args.seconds:g} s, each "
+                        f"its own incident; SIGKILL at {args.kills} random moments (seed "
+                        f"{args.seed}), restarted at once.\n\n" + "\n".join(rows))
+    if fault_results:
+        rows = ["| state directory | lines written | fault lasted | /healthz unhealthy for | "
+                "incidents missing | repeated deliveries | all delivered after the fault by |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
+        for r in fault_results:
+            rows.append(f"| {r['kind']} | {r['written']:,} | {r['fault_s']:.0f} s | "
+                        f"{r['unhealthy_s']:.1f} s | {r['missing']} | {r['repeats']} | "
+                        f"{r['all_in_s']:.1f} s |")
+        sections.append(f"State-directory faults: lines at {args.rate:g}/s for "
+                        f"{args.seconds:g} s, each its own incident; for the middle third the "
+                        f"state directory is full ({DISK} tmpfs filled) or refuses new files "
+                        "(mode 0500, root's override dropped with capsh).\n\n"
+                        + "\n".join(rows))
+    report = ("\n\n".join(sections) + f"\n\nMachine: {machine()}."
               + f"\n\nCommand: `python bench/crash.py --sources {' '.join(args.sources)} "
               f"--seconds {args.seconds:g} --kills {args.kills} --rate {args.rate:g} "
               f"--seed {args.seed}`\n")
     (OUT / "crash.md").write_text(report)
     print(report)
-    if any(r["missing"] or r["unexpected"] or r["changed_ids"] for r in results):
+    if any(r["missing"] or r["unexpected"] or r["changed_ids"] for r in results) or any(
+            r["missing"] for r in fault_results):
         raise SystemExit("LOST OR CHANGED: see above")
 
 

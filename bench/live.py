@@ -118,13 +118,15 @@ class Hook:
 class DaemonProcess:
     """``detector run -c <config>`` with a webhook destination and an HTTP endpoint."""
 
-    def __init__(self, work: Path, source: str, webhook: str, extra: str = "") -> None:
+    def __init__(self, work: Path, source: str, webhook: str, extra: str = "",
+                 state: Path | None = None, wrapper: list[str] | None = None) -> None:
         work.mkdir(parents=True, exist_ok=True)
         self.work = work
         self.port = free_port()
+        self.wrapper = wrapper or []          # a command to run the daemon under (capsh…)
         self.config = work / "detector.toml"
         self.config.write_text(f"""[state]
-dir = "{work / 'state'}"
+dir = "{state or work / 'state'}"
 [http]
 listen = "127.0.0.1:{self.port}"
 {source}
@@ -140,10 +142,12 @@ min_severity = "info"
         self.env = {**os.environ, "DETECTOR_CACHE_DIR": str(OUT / "hs-cache")}
 
     def start(self) -> DaemonProcess:
+        command = [sys.executable, "-m", "detector", "run", "-c", str(self.config)]
+        if self.wrapper:
+            command = [*self.wrapper, " ".join(command)]
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "detector", "run", "-c", str(self.config)],
-                stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT)
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                                            env=self.env, cwd=ROOT)
         deadline = time.time() + 60
         while True:
             if self.process.poll() is not None:

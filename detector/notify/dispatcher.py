@@ -31,6 +31,7 @@ __all__ = ["Dispatcher"]
 
 log = structlog.get_logger("detector.notify")
 FORGET_EVERY = 600.0
+OUTBOX_RETRY_CAP = 30.0      # a worker whose outbox faults waits at most this long to retry
 
 class TokenBucket:
     """``rate`` requests per second, bursts of one: spacing, not batching."""
@@ -231,8 +232,8 @@ class Dispatcher:
                 failures += 1
                 self.errors.inc(destination=notifier.name)
                 log.error("notify.outbox_failed", destination=notifier.name, error=str(exc),
-                          retry_in=round(min(self.backoff_cap, 2.0 ** failures), 1))
-                await asyncio.sleep(backoff(failures, 1.0, self.backoff_cap))
+                          retry_in_at_most=round(min(OUTBOX_RETRY_CAP, 2.0 ** failures), 1))
+                await asyncio.sleep(backoff(failures, 1.0, OUTBOX_RETRY_CAP))
 
     async def _work(self, notifier: Notifier, generation: int) -> None:
         bucket = TokenBucket(notifier.rate)
