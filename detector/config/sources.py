@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from typing import TypedDict
 
 from detector.config.toml import Table
-
-FORMATS = ("auto", "plain", "json", "docker", "cloudwatch")
+from detector.decode.formats import FORMATS
 
 
 @dataclass(frozen=True)
