@@ -235,7 +235,8 @@ def _from_journald(data: dict[str, Any]) -> Record:
     when = parse_time_value(data.get("_SOURCE_REALTIME_TIMESTAMP")
                             or data.get("__REALTIME_TIMESTAMP"))
     service = None
-    for key in ("CONTAINER_NAME", "_SYSTEMD_UNIT", "SYSLOG_IDENTIFIER", "_COMM"):
+    # UNIT: systemd's own messages about a unit ("orders.service: Failed with result…")
+    for key in ("CONTAINER_NAME", "UNIT", "_SYSTEMD_UNIT", "SYSLOG_IDENTIFIER", "_COMM"):
         value = data.get(key)
         if isinstance(value, str) and value:
             service = value.removesuffix(".service")
