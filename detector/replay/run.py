@@ -145,9 +145,10 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
     if late:
         extras.append(f"{late} late events")
         err.write(f"detector: {late} events were older than the time already replayed on "
-                  "their input (a stream that goes back in time, such as several days "
-                  "concatenated): they are counted into the incidents open then, not "
-                  "dated anew; give each file as its own input to replay them in order\n")
+                  f"their input by more than the allowed lateness "
+                  f"({pipeline.clock.lateness:g}s): counted into the incidents open then, "
+                  "not dated anew (an input that is several files concatenated: give each "
+                  "file as its own input)\n")
     table.refresh(i.event(EventName.OPEN) for i in pipeline.tracker.open.values())
     if options.report is not None:
         _write_report(options.report, paths, pipeline, table, time.monotonic() - started)
