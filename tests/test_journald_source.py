@@ -242,10 +242,15 @@ def start_runner(tmp_path: Path) -> subprocess.Popen[bytes]:
                              str(tmp_path / "out.jsonl"), str(tmp_path / "journal")],
                             stdout=subprocess.PIPE)
     assert proc.stdout is not None
-    for line in proc.stdout:              # log lines first (structlog writes to stdout)
-        if line == b"ready\n":
-            return proc
-    raise AssertionError("the runner ended before it was ready")
+    try:
+        for line in proc.stdout:          # log lines first (structlog writes to stdout)
+            if line == b"ready\n":
+                return proc
+        raise AssertionError("the runner ended before it was ready")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
 
 
 def received(tmp_path: Path) -> list[str]:
