@@ -13,6 +13,7 @@ from pathlib import Path
 
 from detector import __version__
 from detector.config import load_config
+from detector.decode.formats import FORMATS
 from detector.errors import ConfigError, UserError
 from detector.telemetry.logs import configure as configure_logging
 
@@ -36,8 +37,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the daemon's pipeline over log files: - is stdin, .gz is read "
                     "transparently, globs expand oldest first. Prints incident events.")
     replay.add_argument("paths", nargs="+", metavar="PATH")
-    replay.add_argument("--format", choices=("auto", "plain", "json", "docker", "cloudwatch"),
-                        default="auto", help="input format (default: auto, per line)")
+    replay.add_argument("--format", choices=FORMATS, default="auto",
+                        help="input format (default: auto, per line)")
     replay.add_argument("--output", choices=("text", "jsonl"), default="text",
                         help="text: a table at the end; jsonl: incident events as they happen")
     replay.add_argument("--service", help="service name for every line (overrides the lines)")

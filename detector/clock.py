@@ -7,8 +7,9 @@ and rate buckets close against it.
 
 Bad timestamps never move it far: a time more than ``max_clock_jump`` ahead of
 the watermark is doubted (the event takes the watermark instead) until a second
-timestamp confirms the jump; a time in the future of the wall clock (live) is
-clamped to arrival. Both are counted.
+timestamp (a different one, near it: one line's time seen twice confirms nothing)
+confirms the jump; a time in the future of the wall clock (live) is clamped to
+arrival. Both are counted.
 """
 
 from __future__ import annotations
@@ -64,7 +65,10 @@ class EventClock:
         high = line.high
         if high is not None and when > high + self.max_clock_jump:
             doubted = line.doubted
-            if doubted is not None and abs(when - doubted) <= self.max_clock_jump:
+            # Confirmed only by another timestamp near it: the same line's time seen twice
+            # (as an event, then as its buffer's last time) confirms nothing.
+            if doubted is not None and when != doubted and \
+                    abs(when - doubted) <= self.max_clock_jump:
                 line.doubted = None    # confirmed: the log really jumped
             else:
                 line.doubted = when

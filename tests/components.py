@@ -23,9 +23,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _find(binary: str) -> str | None:
+    if os.path.isabs(binary):
+        return binary if os.path.exists(binary) else None
+    return shutil.which(binary)
+
+
 def ensure_debian_package(package: str, binary: str) -> str:
-    """The path of ``binary``, installing Debian's ``package`` first if it is missing."""
-    found = shutil.which(binary)
+    """The path of ``binary`` (a name on PATH, or an absolute path), installing Debian's
+    ``package`` first if it is missing."""
+    found = _find(binary)
     if found:
         return found
     apt = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
@@ -34,7 +41,7 @@ def ensure_debian_package(package: str, binary: str) -> str:
     if result.returncode != 0:
         subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, check=False)
         result = subprocess.run(apt, capture_output=True, text=True, env=env, check=False)
-    found = shutil.which(binary)
+    found = _find(binary)
     if not found:
         pytest.fail(f"{binary} is needed and could not be installed from Debian's {package}: "
                     f"{result.stderr[-1000:]}")

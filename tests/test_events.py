@@ -175,3 +175,139 @@ def test_the_config_service_overrides_the_line(hs_engine) -> None:  # type: igno
                              (Origin(source="f", service="from-file"), "from-line")]:
         (event,), _ = assemble(buf, hs_engine.scan(buf), Stream(origin=origin), final=True)
         assert event.service == expected
+
+
+# -- a JSON record is its own event (issue 11, defect 1) ----------------------------------
+
+JSON_TRACEBACK = (
+    '{"ts": "2026-05-01T10:00:00Z", "service": "billing", "level": "info", "msg": "heartbeat ok"}\n'
+    '{"ts": "2026-05-01T10:00:01Z", "service": "orders", "level": "error", "msg": "Traceback '
+    '(most recent call last):\\n  File \\"/app/orders.py\\", line 12, in sync\\n    rows = '
+    'db.fetch()\\npsycopg2.errors.DeadlockDetected: deadlock detected\\nDETAIL:  Process 1 '
+    'waits for ShareLock on transaction 7; blocked by process 2."}\n')
+
+
+def test_a_json_record_holding_a_traceback_is_its_own_event(hs_engine) -> None:  # type: ignore[no-untyped-def]
+    events, _ = events_of(hs_engine, JSON_TRACEBACK)
+    (event,) = [e for e in events if "Deadlock" in e.text]
+    assert (event.service, event.time) == ("orders", 1777629601.0)
+    assert event.text.startswith("Traceback (most recent call last):")
+    assert hs_engine.confirm(event).pattern.cls == "deadlock"
+
+
+def test_the_replay_of_a_json_traceback_opens_for_its_own_service(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from detector.config import load_config
+    from detector.replay.run import ReplayOptions, replay
+
+    log = tmp_path / "mixed.log"
+    log.write_text(JSON_TRACEBACK)
+    out = io.StringIO()
+    replay(load_config(None), ReplayOptions(paths=[str(log)], output="jsonl"), out=out,
+           err=io.StringIO())
+    (opened,) = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    assert (opened["class"], opened["service"], opened["first_seen"]) == (
+        "deadlock", "orders", "2026-05-01T10:00:01Z")
+
+
+def test_plain_lines_never_continue_a_json_record_nor_json_a_plain_one(hs_engine) -> None:  # type: ignore[no-untyped-def]
+    text = ('2026-05-01 10:00:00,000 ERROR [api] sync failed\n'
+            '{"ts": "2026-05-01T10:00:01Z", "service": "orders", "level": "error", '
+            '"msg": "  indented but its own record: LockError: Unable to acquire lock on '
+            'lock:a:1 after 1 seconds"}\n'
+            '    rows = db.fetch()\n')
+    events, _ = events_of(hs_engine, text)
+    services = sorted(e.service for e in events)
+    assert "orders" in services
+    (orders,) = [e for e in events if e.service == "orders"]
+    assert orders.lines == 1 and "rows" not in orders.text
+
+
+def test_json_records_of_another_service_are_not_a_docker_continuation(hs_engine) -> None:  # type: ignore[no-untyped-def]
+    text = ('{"log": "Traceback (most recent call last):\\n", "stream": "stderr", '
+            '"time": "2026-05-01T10:00:00Z"}\n'
+            '{"log": "  File \\"/app/x.py\\", line 1, in f\\n", "stream": "stderr", '
+            '"time": "2026-05-01T10:00:00Z"}\n'
+            '{"log": "ValueError: bad\\n", "stream": "stderr", "time": "2026-05-01T10:00:00Z"}\n')
+    (event,), _ = events_of(hs_engine, text)
+    assert event.lines == 3                              # docker's per-line records still join
+
+
+# -- property: every incident carries its own record's service and time --------------------
+
+def _records_strategy():  # type: ignore[no-untyped-def]
+    from hypothesis import strategies as st
+
+    record = st.tuples(
+        st.sampled_from(["json", "plain", "json-info", "plain-info", "plain-untimed-tail"]),
+        st.sampled_from(["billing", "orders", "auth"]),
+        st.booleans(),                                   # a multi-line traceback
+        st.integers(min_value=1, max_value=90))          # seconds since the record before
+    return st.lists(record, min_size=1, max_size=25)
+
+
+TRACE = ['Traceback (most recent call last):', '  File "/app/sync.py", line 12, in sync',
+         "    with redis_client.lock(key):"]
+
+
+def _render(records: list[tuple[str, str, bool, int]]) -> tuple[str, set[tuple[str, str, str]]]:
+    """The log text, and the (service, time, lock) every signature record must give."""
+    import time as _time
+
+    when = 1777629600                                   # 2026-05-01T10:00:00Z
+    lines: list[str] = []
+    expected: set[tuple[str, str, str]] = set()
+    for index, (kind, service, multiline, gap) in enumerate(records):
+        when += gap
+        iso = _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(when))
+        plain_time = _time.strftime("%Y-%m-%d %H:%M:%S", _time.gmtime(when)) + ",000"
+        lock = f"lock:{service}:{index}"
+        error = f"redis.exceptions.LockError: Unable to acquire lock on {lock} after 10 seconds"
+        if kind == "json":
+            message = "\n".join([*TRACE, error]) if multiline else error
+            lines.append(orjson.dumps({"ts": iso, "service": service, "level": "error",
+                                       "msg": message}).decode())
+            expected.add((service, iso, lock))
+        elif kind == "plain":
+            if multiline:
+                lines += [f"{plain_time} ERROR [{service}] sync failed", *TRACE, error]
+            else:
+                lines.append(f"{plain_time} ERROR [{service}] {error}")
+            expected.add(("mixed", iso, lock))           # plain lines: the file's service
+        elif kind == "json-info":
+            lines.append(orjson.dumps({"ts": iso, "service": service, "level": "info",
+                                       "msg": "heartbeat ok"}).decode())
+        elif kind == "plain-info":
+            lines.append(f"{plain_time} INFO [{service}] heartbeat ok")
+        else:
+            lines += [f"{plain_time} INFO [{service}] request done", "    detail: ok"]
+    return "\n".join(lines) + "\n", expected
+
+
+def test_every_incident_carries_its_own_records_service_and_time(hs_engine, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from hypothesis import HealthCheck, given, settings
+
+    from detector.config import load_config
+    from detector.replay.run import ReplayOptions, replay
+
+    config = load_config(None)
+
+    @settings(max_examples=40, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(_records_strategy())
+    def check(records: list[tuple[str, str, bool, int]]) -> None:
+        text, expected = _render(records)
+        log = tmp_path_factory.mktemp("prop") / "mixed.log"
+        log.write_text(text)
+        out = io.StringIO()
+        replay(config, ReplayOptions(paths=[str(log)], output="jsonl"), out=out,
+               err=io.StringIO(), engine=hs_engine)
+        opened = {(e["service"], e["first_seen"], e["fields"].get("lock", ""))
+                  for e in map(orjson.loads, out.getvalue().splitlines())
+                  if e["event"] == "open" and e["class"] == "lock_timeout"}
+        assert opened == expected, text
+
+    check()

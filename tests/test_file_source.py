@@ -161,10 +161,12 @@ async def test_a_missing_directory_is_not_an_error_and_a_file_there_is_found(
     tailer = source(tmp_path / "later", start_at="beginning")
     async with running(tailer) as collector:
         await asyncio.sleep(0.3)
-        assert tailer.health.ok
+        assert tailer.health.reason == "waiting: no file matches"    # said, not an error
+        assert not tailer._logged                                   # nothing failed
         (tmp_path / "later").mkdir()
         append(tmp_path / "later" / "app.log", "hello")
         assert await collector.wait_for(1) == ["hello"]
+        assert tailer.health.ok
 
 
 def scan_as(uid: int | None, pattern: str) -> tuple[bool, str]:
@@ -224,3 +226,113 @@ def test_the_directory_a_glob_starts_from() -> None:
     assert static_directory("/srv/**/[ab]*.log") == "/srv"
     assert static_directory("app.log") == "."
     assert static_directory("/app.log") == "/"
+
+
+# -- a glob that matches nothing is said (issue 11, defect 5) -----------------------------
+
+async def test_a_glob_matching_nothing_is_waiting_and_counted(tmp_path: Path) -> None:
+    registry = Registry()
+    config = FileSourceConfig(type="file", name="typo", path=str(tmp_path / "*.lgo"),
+                              poll_interval=0.05)
+    tailer = FileSource(config, registry)
+    async with running(tailer) as collector:
+        await asyncio.sleep(0.3)
+        assert (tailer.health.ok, tailer.health.reason) == (False, "waiting: no file matches")
+        assert 'detector_source_files{source="typo"} 0' in registry.render()
+        append(tmp_path / "app.lgo", "one")
+        await collector.wait_for(1)
+        assert tailer.health.ok
+        assert 'detector_source_files{source="typo"} 1' in registry.render()
+
+
+def test_validate_can_warn_about_a_glob_matching_nothing(tmp_path: Path) -> None:
+    from detector.config import load_config
+    from detector.sources.file import no_match_warnings
+
+    (tmp_path / "app.log").touch()
+    path = tmp_path / "detector.toml"
+    path.write_text(f'[[source]]\ntype = "file"\npath = "{tmp_path}/*.log"\n\n'
+                    f'[[source]]\ntype = "file"\nname = "typo"\npath = "{tmp_path}/*.lgo"\n')
+    (warning,) = no_match_warnings(load_config(path))
+    assert warning.startswith(f"{path}:5: source 'typo': no file matches")
+
+
+# -- positions at start (issue 12, item 9) ------------------------------------------------
+
+async def test_positions_are_established_before_anything_is_read(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    append(log, "history")
+    tailer = source(tmp_path, start_at="end")
+    async with running(tailer):
+        await asyncio.wait_for(tailer.established.wait(), 5)
+        saved = tailer.checkpoint()              # the daemon persists this at once
+    (item,) = saved["files"]
+    assert item["offset"] == log.stat().st_size
+    append(log, "written while the detector was down")      # after a kill -9
+    again = source(tmp_path, start_at="end")
+    again.restore(saved)
+    async with running(again) as collector:
+        assert await collector.wait_for(1) == ["written while the detector was down"]
+
+
+# -- truncation seen by the first KiB (issue 12, item 10) ---------------------------------
+
+async def test_a_file_truncated_and_rewritten_past_the_offset_is_read_from_zero(
+        tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    append(log, "old one", "old two")
+    tailer = FileSource(FileSourceConfig(type="file", name="files", path=str(tmp_path / "*.log"),
+                                         start_at="beginning", poll_interval=1.0), Registry())
+    async with running(tailer) as collector:
+        await collector.wait_for(2)
+        await asyncio.sleep(0.1)
+        with log.open("r+") as handle:       # copytruncate, and more written than before,
+            handle.truncate(0)               # all before the source looks again
+            handle.write("new first line, longer than what was there\nnew second\n")
+        got = await collector.wait_for(4)
+    assert got == ["old one", "old two", "new first line, longer than what was there",
+                   "new second"]
+
+
+# -- thousands of files (issue 12, item 7) ------------------------------------------------
+
+def test_the_soft_open_file_limit_is_raised_to_the_hard_limit() -> None:
+    import resource
+
+    from detector.sources.file import raise_open_file_limit
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(256, hard), hard))
+    try:
+        assert raise_open_file_limit() == resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == hard
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_many_files_are_read_with_a_bounded_set_open(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import detector.sources.file as file_module
+
+    monkeypatch.setattr(file_module, "FULL_IDLE", 0.0)
+    for index in range(300):
+        append(tmp_path / f"f{index:03d}.log", f"line of file {index}")
+    tailer = source(tmp_path)
+    tailer.max_open = 20
+    most_open = 0
+    async with running(tailer) as collector:
+        deadline = asyncio.get_running_loop().time() + 60
+        while len(collector.lines()) < 300:
+            assert asyncio.get_running_loop().time() < deadline, len(collector.lines())
+            most_open = max(most_open, len(tailer.files))
+            commit_all(tailer, collector)
+            await asyncio.sleep(0.01)
+        commit_all(tailer, collector)
+        assert sorted(collector.lines()) == sorted(f"line of file {i}" for i in range(300))
+        await asyncio.sleep(0.3)
+        append(tmp_path / "f007.log", "a second line, long after")   # parked: reopened
+        await collector.wait_for(301)
+        assert tailer.matched == 300
+        saved = tailer.checkpoint()
+    assert most_open <= 20
+    assert len(saved["files"]) == 300
+    assert collector.lines()[-1] == "a second line, long after"

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
+
+import orjson
 
 from detector.config import load_config
 from detector.replay.run import ReplayOptions, replay
 
 
 def run(paths: list[Path], **options: object) -> list[dict]:  # type: ignore[type-arg]
-    import orjson
-
     out = io.StringIO()
     assert replay(load_config(None), ReplayOptions(paths=[str(p) for p in paths], output="jsonl",
                                                    **options), out=out, err=io.StringIO()) == 0  # type: ignore[arg-type]
@@ -63,3 +64,115 @@ def test_small_chunks_give_the_same_incidents(tmp_path: Path) -> None:
                      "    g()\nKeyError: 'data'\n")
     log.write_text("".join(lines))
     assert run([log], chunk_size=97) == run([log])
+
+
+# -- inputs in any order (issue 11, defect 3) ---------------------------------------------
+
+def day_of_trouble(day: str, service_lines: int = 300) -> str:
+    """A day with a lock error every 40 minutes among info lines."""
+    lines = []
+    for minute in range(0, 24 * 60, 5):
+        stamp = f"{day} {minute // 60:02d}:{minute % 60:02d}:00"
+        lines.append(f"{stamp},000 INFO ok\n")
+        if minute % 40 == 0:
+            lines.append(f"{stamp},500 ERROR LockError: Unable to acquire lock on lock:a:1 "
+                         "after 1 seconds\n")
+    return "".join(lines)
+
+
+def test_rotated_files_give_the_same_incidents_in_any_order(tmp_path: Path) -> None:
+    import gzip
+
+    (tmp_path / "app.log").write_text(day_of_trouble("2026-05-03"))
+    (tmp_path / "app.log.1.gz").write_bytes(gzip.compress(day_of_trouble("2026-05-02").encode()))
+    (tmp_path / "app.log.2.gz").write_bytes(gzip.compress(day_of_trouble("2026-05-01").encode()))
+    names = ["app.log", "app.log.1.gz", "app.log.2.gz"]
+    orders = [names, names[::-1], [names[1], names[0], names[2]]]
+    results = [run([tmp_path / n for n in order]) for order in orders]
+    assert results[0] == results[1] == results[2]
+    opened = [e for e in results[0] if e["event"] == "open"]
+    assert {e["first_seen"][:10] for e in opened} == {"2026-05-01", "2026-05-02", "2026-05-03"}
+    assert len(opened) == 3 * 36
+
+
+def test_a_stream_that_goes_back_in_time_is_counted_late_not_lost(tmp_path: Path) -> None:
+    day = tmp_path / "day.log"
+    day.write_text(day_of_trouble("2026-05-01"))
+    twice = tmp_path / "twice.log"
+    twice.write_text(day.read_text() * 2)
+    err = io.StringIO()
+    out = io.StringIO()
+    assert replay(load_config(None), ReplayOptions(paths=[str(twice)]), out=out, err=err) == 0
+    assert "36 late events" in out.getvalue()               # in the totals
+    assert "older than the time already replayed" in err.getvalue()
+
+
+# -- inputs that are not plain files (issue 12, item 10) ----------------------------------
+
+def test_one_bad_gz_is_reported_and_the_rest_replayed(tmp_path: Path) -> None:
+    bad = tmp_path / "old.log.gz"
+    bad.write_bytes(b"this is not gzip at all\n")
+    good = tmp_path / "api.log"
+    good.write_text(lock("10:00:00"))
+    err, out = io.StringIO(), io.StringIO()
+    code = replay(load_config(None), ReplayOptions(paths=[str(bad), str(good)], output="jsonl"),
+                  out=out, err=err)
+    assert code == 2
+    assert "old.log.gz: not a valid gzip file" in err.getvalue()
+    assert [orjson.loads(line)["service"] for line in out.getvalue().splitlines()] == ["api"]
+
+
+def test_a_fifo_and_process_substitution_are_read_as_streams(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    data = lock("10:00:00").encode()
+
+    def writer() -> None:
+        with open(fifo, "wb") as target:
+            target.write(data)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    events = run([fifo])
+    thread.join()
+    assert [e["class"] for e in events] == ["lock_timeout"]
+    result = subprocess_replay("bash", "-c", f"{sys.executable} -m detector replay "
+                               f"--output jsonl <(printf '%s' '{lock('10:00:00').strip()}')")
+    assert result.count("\"lock_timeout\"") == 1, result
+
+
+def subprocess_replay(*argv: str) -> str:
+    import os
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    proc = subprocess.run(argv, capture_output=True, cwd=ROOT, timeout=120, check=False,
+                          env={**os.environ, "DETECTOR_CACHE_DIR": str(ROOT / ".pytest_cache" / "hs")})
+    assert proc.returncode == 0, proc.stderr.decode()
+    return proc.stdout.decode()
+
+
+def test_gzip_on_stdin_is_told_by_its_magic() -> None:
+    import gzip
+
+    from tests.conftest import run_cli
+
+    result = run_cli("replay", "-", "--output", "jsonl",
+                     stdin=gzip.compress(lock("10:00:00").encode()))
+    assert result.code == 0, result.err
+    assert result.out.count("\"lock_timeout\"") == 1
+
+
+def test_utf16_input_is_decoded_and_said(tmp_path: Path) -> None:
+    for name, encoding in (("bom.log", "utf-16"), ("le.log", "utf-16-le")):
+        path = tmp_path / name
+        path.write_bytes((lock("10:00:00") + info("10:01:00")).encode(encoding))
+        err, out = io.StringIO(), io.StringIO()
+        assert replay(load_config(None), ReplayOptions(paths=[str(path)], output="jsonl"),
+                      out=out, err=err) == 0
+        assert '"lock_timeout"' in out.getvalue(), name
+        assert "read as UTF-16" in err.getvalue()

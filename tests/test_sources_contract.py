@@ -3,7 +3,8 @@ that survives a restart (committed lines are not handed over again, none is skip
 
 Each source runs against its real component or a protocol-exact server:
 files on disk, stdin through a pipe, the Docker engine API on a Unix socket,
-CloudWatch Logs in moto, Loki's HTTP API, Kafka in Tansu.
+CloudWatch Logs in moto, Loki's HTTP API, Kafka in Tansu, the systemd journal in real
+journal files (written by systemd-journal-remote, read by journalctl).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from detector.sources import build_source
 from detector.sources.base import Batch, Source
 from detector.telemetry.metrics import Registry
 
-KINDS = ["file", "stdin", "docker", "cloudwatch", "loki", "kafka"]
+KINDS = ["file", "stdin", "docker", "cloudwatch", "loki", "kafka", "journald"]
 
 
 @dataclass
@@ -47,17 +48,19 @@ class System:
     service: str
     resumable: bool = True
     cleanup: list[Callable[[], Any]] = field(default_factory=list)
+    text: Callable[[str], str] = lambda line: line     # the message a line carries
 
 
 class Collector:
-    def __init__(self) -> None:
+    def __init__(self, text: Callable[[str], str] = lambda line: line) -> None:
         self.batches: list[Batch] = []
+        self.text = text
 
     async def emit(self, batch: Batch) -> None:
         self.batches.append(batch)
 
     def lines(self) -> list[str]:
-        return [line for b in self.batches for line in b.data.decode().splitlines()]
+        return [self.text(line) for b in self.batches for line in b.data.decode().splitlines()]
 
     async def wait_for(self, count: int, within: float = 30.0) -> list[str]:
         deadline = time.monotonic() + within
@@ -69,8 +72,9 @@ class Collector:
 
 
 @contextlib.asynccontextmanager
-async def running(source: Source) -> AsyncIterator[Collector]:
-    collector = Collector()
+async def running(source: Source, text: Callable[[str], str] = lambda line: line,
+                  ) -> AsyncIterator[Collector]:
+    collector = Collector(text)
     stop = asyncio.Event()
     task = asyncio.create_task(source.run(collector.emit, stop))
     try:
@@ -197,8 +201,27 @@ async def kafka_system(tmp_path: Path) -> System:
                   cleanup=[process.kill])
 
 
+async def journald_system(tmp_path: Path) -> System:
+    import orjson
+    from test_journald_source import entry, write_entries
+
+    from detector.config.sources import JournaldSourceConfig
+
+    journal = tmp_path / "journal"
+    (journal).mkdir()
+    config = JournaldSourceConfig(type="journald", name="journal", format="journald",
+                                  directory=str(journal), units=("orders-worker",))
+
+    def write(lines: list[str]) -> None:
+        write_entries(journal, [entry("orders-worker", line) for line in lines])
+
+    return System(lambda: build_source(config, Registry(), lambda: False), write,
+                  "orders-worker", text=lambda line: orjson.loads(line)["MESSAGE"])
+
+
 SYSTEMS = {"file": file_system, "stdin": stdin_system, "docker": docker_system,
-           "cloudwatch": cloudwatch_system, "loki": loki_system, "kafka": kafka_system}
+           "cloudwatch": cloudwatch_system, "loki": loki_system, "kafka": kafka_system,
+           "journald": journald_system}
 
 
 @pytest.fixture(params=KINDS)
@@ -221,7 +244,7 @@ async def write(system: System, lines: list[str]) -> None:
 async def test_every_source_keeps_lines_whole_in_order_and_resumes(system: System) -> None:
     first, second = messages("first", 10), messages("second", 5)
     source = system.make()
-    async with running(source) as collector:
+    async with running(source, system.text) as collector:
         await asyncio.sleep(0.3)
         await write(system, first)
         got = await collector.wait_for(len(first))
@@ -242,7 +265,7 @@ async def test_every_source_keeps_lines_whole_in_order_and_resumes(system: Syste
     await write(system, second)
     again = system.make()
     again.restore(saved)
-    async with running(again) as collector:
+    async with running(again, system.text) as collector:
         got = await collector.wait_for(len(second))
         await asyncio.sleep(0.5)                      # nothing else may follow
         got = collector.lines()

@@ -9,6 +9,7 @@ from detector.build import load_patterns, make_engine
 from detector.config import Config
 from detector.match.adversarial import slow_patterns
 from detector.match.examples import check_examples
+from detector.sources.file import no_match_warnings
 
 __all__ = ["validate"]
 
@@ -28,6 +29,8 @@ def validate(config: Config, *, engine: str = "auto", out: TextIO | None = None,
         err.write(f"warning: {pattern.where()}: pattern {pattern.id}: its regex ran past "
                   f"{config.patterns.regex_timeout:g}s on a hostile line (catastrophic "
                   "backtracking?); at run time the timeout stops it, but rewrite it\n")
+    for warning in no_match_warnings(config):
+        err.write(f"warning: {warning}\n")
     packs = {p.pack for p in patterns}
     examples = sum(len(p.examples_match) + len(p.examples_no_match) for p in patterns)
     where = str(config.path) if config.path else "built-in defaults"

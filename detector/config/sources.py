@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from typing import TypedDict
 
 from detector.config.toml import Table
-
-FORMATS = ("auto", "plain", "json", "docker", "cloudwatch")
+from detector.decode.formats import FORMATS
 
 
 @dataclass(frozen=True)
@@ -79,6 +78,15 @@ class KafkaSourceConfig(SourceConfig):
     group_id: str = "detector"
     start_at: str = "end"               # auto_offset_reset for a new group: end | beginning
     client_id: str = "detector"
+
+
+@dataclass(frozen=True)
+class JournaldSourceConfig(SourceConfig):
+    units: tuple[str, ...] = ()          # systemd units ("orders" = "orders.service")
+    identifiers: tuple[str, ...] = ()    # SYSLOG_IDENTIFIER values; with units: either
+    directory: str = ""                  # a journal directory (journalctl --directory)
+    start_at: str = "end"                # with no checkpoint: end | beginning
+    journalctl: str = "journalctl"
 
 
 class _Common(TypedDict):
@@ -154,11 +162,24 @@ def _kafka(table: Table, common: _Common) -> KafkaSourceConfig:
         client_id=table.text("client_id", "detector"))
 
 
+def _journald(table: Table, common: _Common) -> JournaldSourceConfig:
+    if common["format"] not in ("auto", "journald"):
+        raise table.error("format", "a journald source reads journalctl's JSON: format is "
+                                    "\"journald\" (or leave it out)")
+    common["format"] = "journald"
+    return JournaldSourceConfig(
+        **common, units=tuple(table.str_list("units")),
+        identifiers=tuple(table.str_list("identifiers")),
+        directory=table.text("directory", ""),
+        start_at=table.choice("start_at", "end", _START),
+        journalctl=table.text("journalctl", "journalctl"))
+
+
 # type → how its table is read. detector.sources.SOURCES maps the same types to the
 # classes that run them; a test holds the two (and the docs) together.
 SOURCE_READERS: dict[str, Callable[[Table, _Common], SourceConfig]] = {
     "file": _file, "docker": _docker, "cloudwatch": _cloudwatch, "loki": _loki,
-    "kafka": _kafka, "stdin": _stdin,
+    "kafka": _kafka, "stdin": _stdin, "journald": _journald,
 }
 SOURCE_TYPES = tuple(SOURCE_READERS)
 

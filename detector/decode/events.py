@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from detector.clock import Timeline
 from detector.decode.fields import Record, decode_line
+from detector.decode.formats import JSON_FORMATS
 from detector.decode.multiline import Continuation, is_intro, starts_traceback
 from detector.model import ERROR, NOLEVEL, Event
 
@@ -43,20 +44,31 @@ class Origin:
     service: str | None = None      # from source metadata: file name, container, log group…
     override: str | None = None     # the config's `service`: wins over everything
     allow_json: bool = True         # format = plain turns JSON decoding off
-    expect_json: bool = False       # format = json/docker/cloudwatch: other lines are malformed
+    expect_json: bool = False       # a JSON format named: other lines are malformed
+    format: str = "auto"            # one of detector.decode.formats.FORMATS
 
     @staticmethod
     def for_path(path: str, *, override: str | None = None, format: str = "auto") -> Origin:
         return Origin(source=path, service=service_from_path(path), override=override,
-                      allow_json=format != "plain",
-                      expect_json=format in ("json", "docker", "cloudwatch"))
+                      allow_json=format != "plain", expect_json=format in JSON_FORMATS,
+                      format=format)
 
 
 def service_from_path(path: str) -> str:
-    """``/var/log/orders-worker.log.gz`` → ``orders-worker``; ``-`` → ``stdin``."""
+    """``/var/log/orders-worker.log.gz`` → ``orders-worker``; ``-`` → ``stdin``; the
+    container of a Kubernetes log (``/var/log/pods/<ns>_<pod>_<uid>/<container>/0.log``,
+    ``/var/log/containers/<pod>_<ns>_<container>-<id>.log``)."""
     if path in ("-", ""):
         return "stdin"
     name = os.path.basename(path.rstrip("/"))
+    parent = os.path.dirname(path.rstrip("/"))
+    if "/pods/" in path and name.split(".", 1)[0].isdigit() and parent:
+        return os.path.basename(parent)
+    if os.path.basename(parent) == "containers" and name.count("_") == 2:
+        container = name.rsplit("_", 1)[1].split(".", 1)[0]
+        head, _, tail = container.rpartition("-")
+        if head and len(tail) == 64:
+            return head
     stem = name.split(".", 1)[0]
     if stem.endswith("-json") and len(stem) > 60:   # docker's <container-id>-json.log
         stem = stem[:12]
@@ -73,10 +85,15 @@ class Stream:
     timeline: Timeline = field(default_factory=Timeline)
     year_hint: int | None = None
     malformed: int = 0
+    absurd: int = 0                         # lines whose time was absurd (read as untimed)
+    fallback_time: float | None = None      # replay: for a stream with no time at all
+    ahead: tuple[int, float | None] | None = None   # this buffer's next timed line (memo)
 
 
 def _decode(stream: Stream, raw: bytes) -> Record:
-    return decode_line(raw, allow_json=stream.origin.allow_json, year_hint=stream.year_hint)
+    origin = stream.origin
+    return decode_line(raw, allow_json=origin.allow_json, year_hint=stream.year_hint,
+                       format=origin.format)
 
 
 def _is_malformed(stream: Stream, record: Record) -> bool:
@@ -102,6 +119,7 @@ def assemble(buf: bytes, hits: Sequence[tuple[int, frozenset[int]]], stream: Str
     lines without a timestamp take it; in replay they take the previous line's.
     """
     events: list[Event] = []
+    stream.ahead = None
     done = 0                      # bytes before this offset belong to emitted events
     size = len(buf)
     index = 0
@@ -115,7 +133,7 @@ def assemble(buf: bytes, hits: Sequence[tuple[int, frozenset[int]]], stream: Str
             continue
         record = _decode(stream, buf[start:end])
         head_start, head = start, record
-        if is_intro(record.body) or starts_traceback(record.body):
+        if not record.whole and (is_intro(record.body) or starts_traceback(record.body)):
             head_start, head = _find_head(buf, start, done, record, stream)
 
         # Forward over the continuation lines. When the head carries a prefix (a time, a
@@ -129,8 +147,11 @@ def assemble(buf: bytes, hits: Sequence[tuple[int, frozenset[int]]], stream: Str
         partial = head.partial
         level = head.level
         malformed = int(_is_malformed(stream, head))
+        absurd = int(head.absurd)
+        structured = head.is_json
+        closed = head.whole and not partial     # a record whose message is the whole event
         deferred = False
-        while True:
+        while not closed:
             next_start = last_end + 1
             if next_start >= size:
                 if not final:
@@ -140,10 +161,16 @@ def assemble(buf: bytes, hits: Sequence[tuple[int, frozenset[int]]], stream: Str
             if next_end < 0:
                 next_end = size
             raw = buf[next_start:next_end]
-            if not partial and not prefixed and _quick_reject(raw, cont):
+            if not partial and not prefixed and not head.framed and _quick_reject(raw, cont):
                 break
             following = _peek_text(buf, next_end, stream) if not raw.strip() else None
             record = _decode(stream, raw)
+            if (record.is_json != structured or record.whole or (
+                    structured and record.service != head.service)) and not (
+                    partial and record.is_json == structured):
+                # Another record (JSON and plain text interleaved, another service's JSON,
+                # a JSON record holding a whole traceback): it is never this one's tail.
+                break
             if partial:
                 texts[-1] += record.text
                 partial = record.partial
@@ -153,6 +180,7 @@ def assemble(buf: bytes, hits: Sequence[tuple[int, frozenset[int]]], stream: Str
             else:
                 break
             malformed += _is_malformed(stream, record)
+            absurd += record.absurd
             chars += len(record.text)
             last_end = next_end
             if len(texts) >= MAX_EVENT_LINES or chars >= MAX_EVENT_CHARS:
@@ -167,11 +195,15 @@ def assemble(buf: bytes, hits: Sequence[tuple[int, frozenset[int]]], stream: Str
         done = last_end + 1
 
         stream.malformed += malformed    # counted once, when the lines become an event
+        stream.absurd += absurd
         text = "\n".join(texts)
         when = head.time
         timed = when is not None
         if when is None:
             when = arrival if arrival is not None else _time_before(buf, head_start, stream)
+            if when is None:
+                # Replay, before the stream's first timed line: that first time.
+                when = _time_after(buf, last_end, stream)
         if head.level == NOLEVEL and cont.saw_traceback:
             level = max(level, ERROR)
         service = origin.override or head.service or origin.service or origin.source
@@ -224,6 +256,8 @@ def _find_head(buf: bytes, start: int, floor: int, record: Record,
             head_start, head = previous_start, previous
             position = previous_start
             continue
+        if previous.whole or previous.is_json != record.is_json:
+            break                       # another record: never the head of this one
         if previous.time is not None or previous.level != NOLEVEL:
             head_start, head = previous_start, previous
         break
@@ -239,11 +273,34 @@ def _time_before(buf: bytes, position: int, stream: Stream) -> float | None:
         raw = buf[previous_start:position - 1]
         position = previous_start
         if raw.strip():
-            when = decode_line(raw, allow_json=stream.origin.allow_json,
-                               year_hint=stream.year_hint).time
+            when = _decode(stream, raw).time
             if when is not None:
                 return when
     return stream.last_time
+
+
+def _time_after(buf: bytes, position: int, stream: Stream) -> float | None:
+    """The time of the first later line that has one; else the stream's first time, or
+    the input's own (replay, lines before any timed line). Each buffer is searched once."""
+    ahead = stream.ahead
+    if ahead is not None and position < ahead[0]:
+        when = ahead[1]
+    else:
+        size = len(buf)
+        position += 1
+        when = None
+        while position < size:
+            end = _line_end(buf, position)
+            raw = buf[position:end]
+            position = end + 1
+            if raw.strip():
+                when = _decode(stream, raw).time
+                if when is not None:
+                    break
+        stream.ahead = (position - 1 if when is not None else size, when)
+    if when is not None:
+        return when
+    return stream.first_time if stream.first_time is not None else stream.fallback_time
 
 
 def first_time_in(buf: bytes, stream: Stream) -> float | None:
@@ -257,8 +314,7 @@ def first_time_in(buf: bytes, stream: Stream) -> float | None:
             end = len(buf)
         raw = buf[position:end]
         if raw.strip():
-            when = decode_line(raw, allow_json=stream.origin.allow_json,
-                               year_hint=stream.year_hint).time
+            when = _decode(stream, raw).time
             if when is not None:
                 times.append(when)
                 if len(times) == 7:
@@ -284,8 +340,7 @@ def last_time_in(buf: bytes, stream: Stream) -> float | None:
         raw = buf[line_start:position]
         position = line_start - 1
         if raw.strip():
-            when = decode_line(raw, allow_json=stream.origin.allow_json,
-                               year_hint=stream.year_hint).time
+            when = _decode(stream, raw).time
             if when is not None:
                 return when
     return None

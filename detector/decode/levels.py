@@ -25,7 +25,7 @@ _LEVEL = re.compile(
     r"|\[(?P<bracket>debug|info|notice|warn|warning|error|crit|alert|emerg)\]"
     r"|\blevel=\"?(?P<logfmt>[A-Za-z]+)")
 # An access-log line: the quoted request, then the status.
-_ACCESS = re.compile(r'"[A-Z]{3,7} [^"]* HTTP/\d(?:\.\d)?" (?P<status>[1-5]\d\d) ')
+_ACCESS = re.compile(r'"[A-Z]{3,7} [^"]* HTTP/\d(?:\.\d)?" (?P<status>[1-5]\d\d)(?: |$)')
 
 # Byte patterns (prefilter dialect) that find every line whose level could be
 # error or worse, so those lines reach the decoder even when no signature matches.
@@ -35,7 +35,8 @@ LEVEL_PREFILTERS = (
     rb"(?:[lL][eE][vV][eE][lL]|[sS][eE][vV][eE][rR][iI][tT][yY]|[lL][vV][lL])\\?\"?\s*[=:]\s*"
     rb"\\?\"?(?:[eE][rR][rR]|[cC][rR][iI][tT]|[fF][aA][tT][aA][lL]|[aA][lL][eE][rR][tT]|"
     rb"[eE][mM][eE][rR][gG]|[pP][aA][nN][iI][cC]|[sS][eE][vV][eE][rR][eE]|50|60)",
-    rb"\" 5\d\d ",
+    rb"\" 5\d\d\b",
+    rb"\"PRIORITY\"\s*:\s*\"?[0-3]\b",           # journald's JSON: emerg … err
 )
 
 

@@ -5,6 +5,10 @@ Python logging's ``YYYY-MM-DD HH:MM:SS,mmm``, ``YYYY/MM/DD HH:MM:SS`` (nginx err
 log), nginx/Apache ``[20/Nov/2026:10:00:00 +0000]``, syslog ``Nov 20 10:00:00``
 (the year is inferred), and epoch seconds, milliseconds, micro- or nanoseconds.
 A time without a zone is UTC. Results are epoch seconds (float).
+
+A time outside ``PLAUSIBLE`` (before 1980 or from 2100 on: Go's zero time, year 9999,
+``1e308``, NaN) is absurd: :func:`plausible` says so, and the decoder treats the line as
+untimed (and counts it), so that one wild stamp never drags event time across decades.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import calendar
 import re
 import time
 
-__all__ = ["leading_timestamp", "parse_iso", "parse_time_value"]
+__all__ = ["PLAUSIBLE", "leading_timestamp", "parse_iso", "parse_time_value", "plausible"]
 
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
@@ -33,6 +37,14 @@ _ISO_ONLY = re.compile(
     r"^\s*(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d{1,9}))?)?)?"
     r"\s?(Z|[+-]\d\d:?\d\d|UTC|GMT)?\s*$")
 
+PLAUSIBLE = (315532800.0, 4102444800.0)      # 1980-01-01 ≤ t < 2100-01-01 (UTC)
+
+
+def plausible(when: float) -> bool:
+    """Is ``when`` a time a log line can really have (False for NaN too)?"""
+    return PLAUSIBLE[0] <= when < PLAUSIBLE[1]
+
+
 _SECOND_CACHE: dict[tuple[int, int, int, int, int, int], int] = {}
 
 
@@ -41,7 +53,8 @@ def _epoch(y: int, mo: int, d: int, h: int, mi: int, s: int) -> int | None:
     cached = _SECOND_CACHE.get(key)
     if cached is not None:
         return cached
-    if not (1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60):
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60
+            and 1 <= y <= 9999):
         return None
     value = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
     if len(_SECOND_CACHE) > 4096:
@@ -107,7 +120,16 @@ def parse_time_value(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return _from_epoch(float(value))
+        try:
+            return _from_epoch(float(value))
+        except OverflowError:
+            return None
+    if isinstance(value, dict):            # protobuf Timestamp (Google Cloud Logging)
+        seconds = value.get("seconds")
+        if isinstance(seconds, int | str) and str(seconds).isdigit():
+            nanos = value.get("nanos")
+            return int(seconds) + (nanos / 1e9 if isinstance(nanos, int) else 0.0)
+        return None
     if isinstance(value, str):
         if value.isdigit() or _looks_numeric(value):
             try:
@@ -124,7 +146,7 @@ def _looks_numeric(text: str) -> bool:
 
 
 def _from_epoch(number: float) -> float | None:
-    if number <= 0:
+    if not number > 0:                     # NaN too
         return None
     if number > 1e17:
         return number / 1e9

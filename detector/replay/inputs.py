@@ -7,11 +7,14 @@ length (the rest of it skipped) and counted; it never stops the run.
 
 from __future__ import annotations
 
+import codecs
 import glob
 import gzip
 import io
 import os
+import stat
 import sys
+import zlib
 from typing import BinaryIO
 
 from detector.errors import InputError
@@ -47,19 +50,42 @@ def expand_inputs(specs: list[str]) -> list[str]:
 
 
 def _open(path: str) -> tuple[BinaryIO | io.BufferedIOBase, BinaryIO | None, int | None]:
-    """(the stream to read, the raw file under it, its size)."""
+    """(the stream to read, the raw file under it, its size). Regular files, FIFOs and
+    ``<(cmd)`` (read as streams, never sought), stdin; gzip is told by its magic."""
+    raw: BinaryIO
     if path == "-":
-        return sys.stdin.buffer, None, None
+        raw = sys.stdin.buffer
+        size = None
+    else:
+        try:
+            raw = open(path, "rb")  # noqa: SIM115 - closed by ChunkReader.close
+        except OSError as exc:
+            raise InputError(f"{path}: {exc.strerror or exc}") from None
+        info = os.fstat(raw.fileno())
+        size = info.st_size if stat.S_ISREG(info.st_mode) else None
     try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed by ChunkReader.close
+        magic = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror or exc}") from None
-    size = os.fstat(raw.fileno()).st_size
-    magic = raw.read(2)
-    raw.seek(0)
-    if magic == b"\x1f\x8b" or path.endswith(".gz"):
+    if magic == b"\x1f\x8b" or (path.endswith(".gz") and size is not None):
         return gzip.GzipFile(fileobj=raw, mode="rb"), raw, size
     return raw, raw, size
+
+
+def _encoding(head: bytes) -> tuple[str | None, int]:
+    """(the encoding to transcode from, BOM bytes to skip) for an input's first bytes."""
+    if head.startswith(codecs.BOM_UTF8):
+        return None, 3
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", 0            # the decoder reads (and drops) the BOM itself
+    sample = head[:1024]
+    if len(sample) >= 8:
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        if odd > len(sample) * 0.4 and even == 0:
+            return "utf-16-le", 0     # ASCII text as UTF-16 without its BOM
+        if even > len(sample) * 0.4 and odd == 0:
+            return "utf-16-be", 0
+    return None, 0
 
 
 class ChunkReader:
@@ -75,31 +101,52 @@ class ChunkReader:
         self.skipping = False          # inside the cut-off rest of an oversized line
         self.oversized = 0
         self.eof = False
+        self.started = False
+        self.encoding: str | None = None   # transcoded from (UTF-16), when not UTF-8
+        self._decoder: codecs.IncrementalDecoder | None = None
 
     @property
     def position(self) -> int:
         """Bytes of the underlying (compressed) file read so far."""
         try:
             raw = self._raw
-            return raw.tell() if raw is not None and not raw.closed else self.size or 0
+            if raw is None or raw is sys.stdin.buffer or self.size is None:
+                return 0
+            return raw.tell() if not raw.closed else self.size
         except (OSError, ValueError):
             return 0
 
+    def _fill(self, size: int) -> tuple[bytes, bool]:
+        """(bytes read, as UTF-8; True at the end of the input)."""
+        try:
+            data = self.file.read(size)
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise InputError(f"{self.path}: {_reason(exc)}") from None
+        if not self.started:
+            self.started = True
+            encoding, skip = _encoding(data)
+            data = data[skip:]
+            if encoding is not None:
+                self.encoding = encoding
+                self._decoder = codecs.getincrementaldecoder(encoding)("replace")
+        at_end = not data
+        if self._decoder is not None:
+            text = self._decoder.decode(data, final=at_end)
+            data = text.replace("\r\n", "\n").encode("utf-8", "replace")
+        return data, at_end
 
-    def read(self) -> bytes | None:
-        """The next run of whole lines (each ending in ``\\n``), ``None`` at the end."""
+    def read(self, size: int | None = None) -> bytes | None:
+        """The next run of whole lines (each ending in ``\\n``), ``None`` at the end.
+        ``size``: read this much instead of a whole chunk (a first look at an input)."""
         if self.eof:
             return None
-        try:
-            data = self.file.read(self.chunk_size)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise InputError(f"{self.path}: {exc}") from None
-        if not data:
+        data, at_end = self._fill(size or self.chunk_size)
+        if at_end:
             self.eof = True
-            tail, self.carry = self.carry, b""
+            tail, self.carry = self.carry + data, b""
             if self.skipping or not tail:
                 return b""
-            return tail + b"\n"
+            return tail if tail.endswith(b"\n") else tail + b"\n"
         if self.skipping:
             newline = data.find(b"\n")
             if newline < 0:
@@ -123,3 +170,10 @@ class ChunkReader:
             if self._raw is not None and self._raw is not self.file:
                 self._raw.close()
 
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, gzip.BadGzipFile | zlib.error):
+        return f"not a valid gzip file ({exc})"
+    if isinstance(exc, EOFError):
+        return "the compressed stream ends before its end marker (truncated .gz)"
+    return str(getattr(exc, "strerror", None) or exc)

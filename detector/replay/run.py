@@ -1,8 +1,17 @@
 """``detector replay``: the daemon's pipeline over files, in event time, as fast as it goes.
 
-Several inputs are merged by event time: the next chunk always comes from the
-input that is furthest behind, and the watermark is the slowest input's time,
-so incidents resolve and rate buckets close exactly when they would have live.
+Several inputs are merged by event time: each input is first looked at (its first
+64 KiB) for the time it starts at, then the next chunk always comes from the input
+that is furthest behind (an input not started yet is at its first time), and the
+watermark is the slowest input's time, so incidents resolve and rate buckets close
+exactly when they would have live, whatever order the inputs were named in
+(``app.log app.log.1.gz`` as a shell glob gives them, newest first, included).
+
+Lines older than the time already replayed (a stream that goes back in time, such as
+several days concatenated on stdin) are late: counted and reported, never silently
+lost. An input that cannot be read (a corrupt ``.gz``) is reported and the others go
+on; the exit status is then 2. Lines before an input's first timestamp take that first
+time; an input without any timestamp takes its file's modification time.
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -17,7 +27,7 @@ from typing import Any, TextIO
 
 from detector.build import build_pipeline, load_patterns, make_engine
 from detector.config import Config
-from detector.decode.events import Origin, Stream
+from detector.decode.events import Origin, Stream, first_time_in
 from detector.decode.timestamps import parse_iso
 from detector.errors import InputError, UserError
 from detector.match.engine import Engine
@@ -45,11 +55,22 @@ class ReplayOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+PEEK_BYTES = 64 << 10      # how much of each input is read first, for its start time
+
+
 @dataclass
 class _Input:
     reader: ChunkReader
     stream: Stream
     pending: bytes = b""
+    first_time: float | None = None   # where the input starts (from its first lines)
+    failed: str | None = None         # why it could not be read (the others go on)
+
+    @property
+    def time(self) -> float | None:
+        """How far this input has got in event time (its start, before it started)."""
+        last = self.stream.last_time
+        return last if last is not None else self.first_time
 
 
 def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
@@ -84,7 +105,8 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
 
     inputs = [_Input(reader=ChunkReader(p, chunk_size=options.chunk_size),
                      stream=Stream(origin=Origin.for_path(
-                         p, override=options.service, format=options.format)))
+                         p, override=options.service, format=options.format),
+                         fallback_time=_modified(p)))
               for p in paths]
     total = sum(i.reader.size or 0 for i in inputs) or None
     progress = Progress(total, enabled=is_tty(err) and (total is None or total > 8 << 20),
@@ -95,6 +117,11 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
         for item in inputs:
             item.reader.close()
         progress.finish()
+    for item in inputs:
+        if item.failed is not None:
+            err.write(f"detector: {item.failed}; the other inputs were replayed\n")
+        if item.reader.encoding is not None:
+            err.write(f"detector: {item.reader.path}: read as {item.reader.encoding.upper()}\n")
     ordered.release(None)
     if jsonl is not None:
         jsonl.flush()
@@ -111,6 +138,17 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
         extras.append(f"{engine.timeouts} regex timeouts")
     if pipeline.clock.jumps_doubted:
         extras.append(f"{pipeline.clock.jumps_doubted} doubtful timestamps")
+    absurd = sum(i.stream.absurd for i in inputs)
+    if absurd:
+        extras.append(f"{absurd} absurd timestamps read as untimed")
+    late = pipeline.clock.late
+    if late:
+        extras.append(f"{late} late events")
+        err.write(f"detector: {late} events were older than the time already replayed on "
+                  f"their input by more than the allowed lateness "
+                  f"({pipeline.clock.lateness:g}s): counted into the incidents open then, "
+                  "not dated anew (an input that is several files concatenated: give each "
+                  "file as its own input)\n")
     table.refresh(i.event(EventName.OPEN) for i in pipeline.tracker.open.values())
     if options.report is not None:
         _write_report(options.report, paths, pipeline, table, time.monotonic() - started)
@@ -122,7 +160,19 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
         out.write("\n" + summary_line(pipeline.stats, elapsed, engine.name, extras) + "\n")
     elif is_tty(err):
         err.write(summary_line(pipeline.stats, elapsed, engine.name, extras) + "\n")
+    if any(i.failed is not None for i in inputs):
+        return 2
     return 0 if delivered else 1
+
+
+def _modified(path: str) -> float:
+    """The time of an input without timestamps: its file's modification time (now for a
+    stream)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return time.time()
+    return info.st_mtime if os.path.isfile(path) else time.time()
 
 
 def _write_report(target: str, paths: list[str], pipeline: Pipeline, table: IncidentTable,
@@ -195,17 +245,34 @@ def _event_time(event: IncidentEvent, resolve_after: float) -> float:
     return when + resolve_after if event["event"] == "resolve" else when
 
 
+def _read(item: _Input, size: int | None = None) -> bytes | None:
+    """The input's next chunk; a read error ends that input (reported), not the replay."""
+    try:
+        return item.reader.read(size)
+    except InputError as exc:
+        item.failed = str(exc)
+        item.reader.eof = True
+        return None
+
+
 def _run(pipeline: Pipeline, inputs: list[_Input], progress: Progress,
          table: IncidentTable, ordered: OrderedSink) -> None:
     lateness = pipeline.clock.lateness
-    queue: list[tuple[float, int]] = [(-math.inf, index) for index in range(len(inputs))]
+    # A first look at every input: the time it starts at orders the merge.
+    for item in inputs:
+        first = _read(item, PEEK_BYTES)
+        item.pending = first or b""
+        if item.pending:
+            item.first_time = first_time_in(item.pending, item.stream)
+    queue: list[tuple[float, int]] = [
+        (item.first_time if item.first_time is not None else -math.inf, index)
+        for index, item in enumerate(inputs)]
     heapq.heapify(queue)
     active = set(range(len(inputs)))
-    done_bytes = 0
     while queue:
         _, index = heapq.heappop(queue)
         item = inputs[index]
-        chunk = item.reader.read()
+        chunk = _read(item)
         final = item.reader.eof
         if chunk is None:
             chunk = b""
@@ -220,11 +287,11 @@ def _run(pipeline: Pipeline, inputs: list[_Input], progress: Progress,
                 item.pending = b""
             active.discard(index)
         else:
-            last = item.stream.last_time
-            heapq.heappush(queue, (last if last is not None else -math.inf, index))
-        times = [inputs[i].stream.last_time for i in active]
-        if active and all(t is not None for t in times):
-            watermark = min(t for t in times if t is not None) - lateness
+            at = item.time
+            heapq.heappush(queue, (at if at is not None else -math.inf, index))
+        times = [t for t in (inputs[i].time for i in active) if t is not None]
+        if active and times:
+            watermark = min(times) - lateness
             pipeline.advance(watermark)
             ordered.release(watermark)
         elif not active:

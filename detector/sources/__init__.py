@@ -52,11 +52,17 @@ def _kafka(config: Any, registry: Registry, queue_full: QueueFull) -> Source:
     return KafkaSource(config, registry, queue_full)
 
 
+def _journald(config: Any, registry: Registry, queue_full: QueueFull) -> Source:
+    from detector.sources.journald import JournaldSource
+
+    return JournaldSource(config, registry)
+
+
 # type → what runs it (imported on demand: a daemon without Kafka never loads aiokafka).
 # detector.config.sources.SOURCE_READERS reads the same types' tables.
 SOURCES: dict[str, Callable[[Any, Registry, QueueFull], Source]] = {
     "file": _file, "docker": _docker, "cloudwatch": _cloudwatch, "loki": _loki,
-    "kafka": _kafka, "stdin": _stdin,
+    "kafka": _kafka, "stdin": _stdin, "journald": _journald,
 }
 
 

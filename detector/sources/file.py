@@ -6,14 +6,28 @@ path it was read under), so that:
 
 * rotation by rename (``app.log`` → ``app.log.1``) is noticed when the path shows
   another inode; the old file is read to its end before the new one is started;
-* copytruncate and truncation are noticed when a file shrinks below the offset,
-  and reading starts again at 0;
+* copytruncate and truncation are noticed when a file shrinks below the offset, or
+  when its first KiB no longer hashes to the fingerprint (truncated, then written past
+  the old offset before we looked), and reading starts again at 0;
 * a file deleted under us is read to its end through the descriptor still open;
 * a file rotated while the daemon was down is found again by device and inode
   beside its old path (fingerprint checked, so a reused inode is not mistaken for
   it) and finished from its checkpoint before the new file is read;
 * files appearing later are read from their beginning; files present at the very
-  first start with no checkpoint start at ``start_at`` (default ``end``).
+  first start with no checkpoint start at ``start_at`` (default ``end``);
+* the positions of every matched file are known after the first scan, before anything
+  is read: ``established`` (an ``asyncio.Event``) is set then, and ``checkpoint()``
+  holds them, so a checkpoint written at once makes a crash in the first seconds lose
+  nothing;
+* a glob matching thousands of files keeps at most ``max_open`` of them open (by
+  default a quarter of the soft ``RLIMIT_NOFILE``, at most 1024, raised to the hard
+  limit at start): a file idle for ``IDLE_CLOSE`` with everything read and committed
+  is closed and kept as a checkpoint, reopened (by device, inode and fingerprint, like
+  after a restart) when its size changes or its path names another file;
+* a glob that matches nothing is said: logged once (``source.no_match``), the source's
+  health reason is ``waiting: no file matches`` (unhealthy after the usual grace), the
+  gauge ``detector_source_files`` counts matched files per source, and
+  :func:`no_match_warnings` gives ``detector validate`` its warnings.
 
 Only whole lines are handed over; a last line without its newline waits a little
 for the rest. Lines longer than ``max_line_bytes`` are cut and counted.
@@ -32,12 +46,12 @@ from typing import Any
 
 import structlog
 
-from detector.config import FileSourceConfig
+from detector.config import Config, FileSourceConfig
 from detector.decode.events import Origin
-from detector.sources.base import Batch, Emit, Source
+from detector.sources.base import Batch, Emit, Health, Source
 from detector.telemetry.metrics import Registry
 
-__all__ = ["FileSource"]
+__all__ = ["FileSource", "no_match_warnings", "raise_open_file_limit"]
 
 log = structlog.get_logger("detector.sources.file")
 
@@ -47,6 +61,44 @@ PARTIAL_FLUSH = 2.0          # a last line without newline this old is taken as 
 ROTATED_GRACE = 1.0          # a rotated file idle this long at its end is closed
 RESCAN = 1.0
 FINISHED_MEMORY = 86400.0    # a finished file's position is remembered this long
+IDLE_CLOSE = 60.0            # a file idle this long, all read and committed, is closed
+FULL_IDLE = 1.0              # …this long when max_open files are open and others wait
+NO_MATCH = "waiting: no file matches"
+
+
+def raise_open_file_limit() -> int:
+    """Raise the soft ``RLIMIT_NOFILE`` to the hard limit; the soft limit in force."""
+    try:
+        import resource
+    except ImportError:              # not on this platform
+        return 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def no_match_warnings(config: Config) -> list[str]:
+    """``file:line: …`` warnings for file sources whose glob matches no file now (for
+    ``detector validate``: a typo in ``path`` means nothing is watched)."""
+    warnings = []
+    for source in config.sources:
+        if not isinstance(source, FileSourceConfig):
+            continue
+        matched = [p for p in glob.glob(source.path, recursive=True)
+                   if os.path.isfile(p)
+                   and not any(fnmatch.fnmatch(p, x) for x in source.exclude)]
+        if not matched:
+            where = f"{config.path}:{source.line}: " if config.path and source.line else ""
+            warnings.append(f"{where}source {source.name!r}: no file matches {source.path!r} "
+                            "(yet): nothing is read until one does")
+    return warnings
 
 
 @dataclass
@@ -60,6 +112,7 @@ class Tailed:
     fingerprint: str
     fingerprint_len: int
     origin: Origin
+    size: int = 0              # the size last seen
     carry: bytes = b""
     carry_since: float = 0.0
     rotated: bool = False      # the path no longer names this file: finish it and close
@@ -98,7 +151,13 @@ class FileSource(Source):
         self.first_scan = True
         self.skipped_lines = 0
         self.base_dir = static_directory(config.path)
-        self._positioned = asyncio.Event()          # the first scan has placed every file
+        self.established = asyncio.Event()          # positions known: checkpoint() is whole
+        limit = raise_open_file_limit()
+        self.max_open = max(8, min(1024, limit // 4))
+        self.matched = 0
+        self.waiting: dict[str, str] = {}           # key → path: to open when there is room
+        self.files_gauge = registry.gauge("detector_source_files",
+                                          "Files a file source's glob matches now.")
 
     # -- checkpoints ------------------------------------------------------------------
     def restore(self, saved: dict[str, Any]) -> None:
@@ -119,7 +178,7 @@ class FileSource(Source):
         return {"files": files}
 
     async def positioned(self) -> None:
-        await self._positioned.wait()
+        await self.established.wait()
 
     def commit(self, token: Any) -> None:
         key, offset = token
@@ -145,13 +204,16 @@ class FileSource(Source):
                 now = time.monotonic()
                 if now >= next_scan:
                     self._scan()
-                    self._positioned.set()
                     next_scan = now + RESCAN
+                    self.established.set()
                 busy = False
                 for tailed in list(self.files.values()):
                     busy |= await self._read(tailed, emit)
                     if stop.is_set():
                         return
+                self._park_idle()
+                if self.waiting:
+                    self._open_waiting()
                 self._update_lag()
                 if not busy and await self.sleep(stop, self.file_config.poll_interval):
                     return
@@ -181,6 +243,7 @@ class FileSource(Source):
         paths = [p for p in paths if not any(fnmatch.fnmatch(p, x)
                                               for x in self.file_config.exclude)]
         seen_keys: dict[str, str] = {}
+        sizes: dict[str, int] = {}
         for path in paths:
             try:
                 info = os.stat(path)
@@ -192,6 +255,15 @@ class FileSource(Source):
             if not os.path.isfile(path):
                 continue
             seen_keys[path] = f"{info.st_dev}:{info.st_ino}"
+            sizes[path] = info.st_size
+        self.matched = len(seen_keys)
+        self.files_gauge.set(float(len(seen_keys)), source=self.name)
+        if not seen_keys and not self.files:
+            if self.health.reason != NO_MATCH:
+                log.warning("source.no_match", source=self.name, path=pattern)
+                self.health = Health(ok=False, reason=NO_MATCH)
+        elif self.health.reason == NO_MATCH:
+            self.recovered()
         # Files whose path now names another inode (or nothing): rotated or deleted.
         for tailed in self.files.values():
             if not tailed.rotated and seen_keys.get(tailed.path) != tailed.key:
@@ -202,8 +274,17 @@ class FileSource(Source):
         if self.saved:
             self._recover_moved(set(seen_keys.values()))
         for path, key in seen_keys.items():
-            if key not in self.files:
-                self._open(path, key)
+            if key in self.files:
+                continue
+            saved = self.saved.get(key)
+            if saved is not None and "finished" not in saved and saved["offset"] == sizes[path]:
+                continue                 # closed while idle and unchanged since: leave it
+            if len(self.files) >= self.max_open or key in self.waiting:
+                if saved is None:
+                    self._park_new(path, key)
+                self.waiting.setdefault(key, path)   # opened when another file makes room
+                continue
+            self._open(path, key)
         self.first_scan = False
 
     def _directory_readable(self) -> bool:
@@ -287,7 +368,7 @@ class FileSource(Source):
                                  override=self.config.service, format=self.config.format)
         tailed = Tailed(path=path, fd=fd, dev=info.st_dev, ino=info.st_ino, offset=offset,
                         committed=offset, fingerprint=fingerprint, fingerprint_len=length,
-                        origin=origin)
+                        origin=origin, size=info.st_size)
         # A newer file at a path whose older file is still being finished waits for it.
         for other in self.files.values():
             if other.path == path and other.rotated:
@@ -310,7 +391,10 @@ class FileSource(Source):
         except OSError as exc:
             self.failed("read", f"{tailed.path}: {exc}")
             return False
-        if size < tailed.offset:
+        grew, tailed.size = size > tailed.size, size
+        if size < tailed.offset or (grew and tailed.fingerprint_len and tailed.offset
+                                    and _fingerprint(tailed.fd, tailed.fingerprint_len)
+                                    != tailed.fingerprint):
             log.warning("file.truncated", source=self.name, path=tailed.path,
                         offset=tailed.offset, size=size)
             tailed.offset = tailed.committed = 0
@@ -372,6 +456,69 @@ class FileSource(Source):
         self.counted(data.count(b"\n"), len(data))
         await emit(Batch(source=self, stream=tailed.key, origin=tailed.origin, data=data,
                          arrival=time.time(), token=(tailed.key, end_offset)))
+
+    # -- a bounded set of open files ----------------------------------------------------
+    def _park_new(self, path: str, key: str) -> None:
+        """A file found while ``max_open`` files are open: its position is taken now (a
+        checkpoint, as after a restart) and it is opened when there is room."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            self.failed("open", f"{path}: {exc.strerror}")
+            return
+        try:
+            info = os.fstat(fd)
+            if f"{info.st_dev}:{info.st_ino}" != key:
+                return
+            length = min(FINGERPRINT_BYTES, info.st_size)
+            start_at_end = self.first_scan and self.file_config.start_at == "end"
+            self.saved[key] = {
+                "path": path, "dev": info.st_dev, "ino": info.st_ino,
+                "offset": info.st_size if start_at_end else 0,
+                "fingerprint": _fingerprint(fd, length), "fingerprint_len": length}
+        finally:
+            os.close(fd)
+
+    def _park_idle(self) -> None:
+        """Close files idle for ``IDLE_CLOSE`` whose lines are all read and committed;
+        while others wait for room, close the longest idle of those at once."""
+        now = time.monotonic()
+        room = len(self.waiting) if len(self.files) >= self.max_open else 0
+        idle = sorted((t for t in self.files.values()
+                       if not t.rotated and not t.carry and t.waits_for is None
+                       and t.committed >= t.offset),
+                      key=lambda t: t.idle_since)
+        for tailed in idle:
+            waited = now - tailed.idle_since
+            if waited >= IDLE_CLOSE or (room > 0 and waited >= FULL_IDLE):
+                room -= 1
+                self._park(tailed)
+            else:
+                break
+
+    def _open_waiting(self) -> None:
+        """Open files that waited for room, in the order they were found."""
+        while self.waiting and len(self.files) < self.max_open:
+            key = next(iter(self.waiting))
+            path = self.waiting.pop(key)
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue                 # gone or moved: the next scan finds it by inode
+            saved = self.saved.get(key)
+            if f"{info.st_dev}:{info.st_ino}" != key or key in self.files or (
+                    saved is not None and saved["offset"] == info.st_size):
+                continue
+            self._open(path, key)
+
+    def _park(self, tailed: Tailed) -> None:
+        self._refresh_fingerprint(tailed)
+        self.saved[tailed.key] = {
+            "path": tailed.path, "dev": tailed.dev, "ino": tailed.ino,
+            "offset": tailed.committed, "fingerprint": tailed.fingerprint,
+            "fingerprint_len": tailed.fingerprint_len}
+        os.close(tailed.fd)
+        del self.files[tailed.key]
 
     def _close(self, tailed: Tailed) -> None:
         """A finished file whose lines are all committed: remember its end, let it go."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from detector.config import StdinSourceConfig
 from detector.decode.events import Origin
+from detector.decode.formats import JSON_FORMATS
 from detector.sources.base import Batch, Emit, Source
 from detector.telemetry.metrics import Registry
 
@@ -27,7 +28,7 @@ class StdinSource(Source):
         self.stream = stream if stream is not None else sys.stdin.buffer
         self.origin = Origin(source="stdin", service=config.service or "stdin",
                              override=config.service, allow_json=config.format != "plain",
-                             expect_json=config.format in ("json", "docker", "cloudwatch"))
+                             expect_json=config.format in JSON_FORMATS)
         self._carry = b""            # a line not finished yet
         self._ended = False
 
