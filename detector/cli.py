@@ -15,6 +15,7 @@ from detector import __version__
 from detector.config import load_config
 from detector.decode.formats import FORMATS
 from detector.errors import ConfigError, UserError
+from detector.model import Severity
 from detector.telemetry.logs import configure as configure_logging
 
 __all__ = ["main"]
@@ -42,6 +43,16 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--output", choices=("text", "jsonl"), default="text",
                         help="text: a table at the end; jsonl: incident events as they happen")
     replay.add_argument("--service", help="service name for every line (overrides the lines)")
+    replay.add_argument("--since", metavar="WHEN",
+                        help="show incident events from this event time on (ISO-8601, or a "
+                             "duration ago such as 24h)")
+    replay.add_argument("--until", metavar="WHEN", help="… and before this event time")
+    replay.add_argument("--min-severity", choices=[s.value for s in Severity], default="info",
+                        help="show incident events of this severity or above")
+    replay.add_argument("--class", dest="classes", action="append", default=[],
+                        metavar="CLASS", help="show only this class (repeatable)")
+    replay.add_argument("--only-service", dest="services", action="append", default=[],
+                        metavar="GLOB", help="show only services matching (repeatable)")
     replay.add_argument("--report", metavar="FILE.html", help="write an HTML report")
     replay.add_argument("--notify", action="store_true",
                         help="send incident events to the configured notifiers")
@@ -122,12 +133,18 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = load_config(getattr(args, "config", None))
     configure_logging(config.log.level, config.log.format)
     if args.command == "replay":
+        from detector.replay.filters import EventFilter, parse_when
         from detector.replay.run import ReplayOptions, replay
 
+        only = EventFilter(
+            since=parse_when(args.since) if args.since else None,
+            until=parse_when(args.until) if args.until else None,
+            min_severity=Severity(args.min_severity), classes=tuple(args.classes),
+            services=tuple(args.services))
         return replay(config, ReplayOptions(
             paths=args.paths, format=args.format, output=args.output, engine=args.engine,
             service=args.service, report=args.report, notify=args.notify,
-            notify_timeout=args.notify_timeout, runbooks=not args.no_runbooks))
+            notify_timeout=args.notify_timeout, runbooks=not args.no_runbooks, only=only))
     if args.command == "validate":
         from detector.commands.validate import validate
 

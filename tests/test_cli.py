@@ -186,3 +186,11 @@ def test_format_json_counts_lines_that_are_not_json(tmp_path: Path) -> None:
     replay(load_config(None), ReplayOptions(paths=[str(log)], format="json"), out=out,
            err=io.StringIO())
     assert "1 malformed" in out.getvalue()
+
+
+def test_replay_filters_reject_a_time_they_cannot_read(tmp_path: Path) -> None:
+    log = tmp_path / "api.log"
+    log.write_text("x\n")
+    result = run_cli("replay", str(log), "--since", "yesterday-ish")
+    assert result.code == 2
+    assert result.err.startswith("detector: 'yesterday-ish' is not a time")

@@ -176,3 +176,58 @@ def test_utf16_input_is_decoded_and_said(tmp_path: Path) -> None:
                       out=out, err=err) == 0
         assert '"lock_timeout"' in out.getvalue(), name
         assert "read as UTF-16" in err.getvalue()
+
+
+def test_filters_show_only_the_incident_events_asked_for(tmp_path: Path) -> None:
+    from detector.model import Severity
+    from detector.replay.filters import EventFilter, parse_when
+
+    api = tmp_path / "api.log"
+    api.write_text(lock("10:00:00") + lock("11:00:00") + "2026-11-20 11:30:00,000 ERROR "
+                   "psycopg2.errors.DeadlockDetected: deadlock detected\n" + info("12:00:00"))
+    worker = tmp_path / "worker-sync.log"
+    worker.write_text("2026-11-20 10:30:00,000 ERROR redis.exceptions.ConnectionError: "
+                      "Error 111 connecting to redis:6379. Connection refused.\n")
+    everything = run([api, worker])
+    assert {e["class"] for e in everything} == {"lock_timeout", "deadlock", "dependency_down"}
+    later = run([api, worker], only=EventFilter(since=parse_when("2026-11-20T10:45:00Z")))
+    assert all(e["first_seen"] >= "2026-11-20T10:45" or e["event"] != "open" for e in later)
+    assert ("lock_timeout", "open", "2026-11-20T11:00:00Z") in {
+        (e["class"], e["event"], e["first_seen"]) for e in later}
+    assert {e["class"] for e in run([api, worker], only=EventFilter(
+        classes=("deadlock",)))} == {"deadlock"}
+    assert {e["service"] for e in run([api, worker], only=EventFilter(
+        services=("worker-*",)))} == {"worker-sync"}
+    critical = run([api, worker], only=EventFilter(min_severity=Severity.CRITICAL))
+    assert {e["severity"] for e in critical} == {"critical"}
+
+
+def test_a_long_table_groups_the_rest() -> None:
+    from detector.replay.output import IncidentTable
+
+    table = IncidentTable()
+    for n in range(60):
+        table({"event": "open", "id": f"{n:016x}", "kind": "signature",  # type: ignore[typeddict-item]
+               "class": "lock_timeout" if n % 2 else "deadlock", "pattern": None,
+               "severity": "error", "service": f"svc-{n % 3}", "fingerprint": "f",
+               "first_seen": "2026-11-20T10:00:00Z", "last_seen": "2026-11-20T10:00:00Z",
+               "count": n + 1, "summary": f"incident {n}", "fields": {}, "samples": [],
+               "runbook": None})
+    out = io.StringIO()
+    table.render(out, colour=False, limit=10)
+    text = out.getvalue()
+    assert len(text.splitlines()) < 30
+    assert "… and 50 more incidents:" in text
+    assert "× lock_timeout in svc-" in text
+
+
+def test_a_named_format_that_does_not_fit_is_said(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.log"
+    plain.write_text(lock("10:00:00"))
+    err = io.StringIO()
+    out = io.StringIO()
+    replay(load_config(None), ReplayOptions(paths=[str(plain)], output="jsonl", format="json"),
+           out=out, err=err)
+    assert "1 lines were not json (--format json): counted as malformed and read as plain" \
+           in err.getvalue()
+    assert [orjson.loads(x)["class"] for x in out.getvalue().splitlines()] == ["lock_timeout"]

@@ -19,6 +19,8 @@ _SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 _COLOURS = {"critical": "\x1b[1;31m", "error": "\x1b[31m", "warning": "\x1b[33m",
             "info": "\x1b[36m"}
 _RESET = "\x1b[0m"
+ROW_LIMIT = 40          # rows in the text table before the rest is grouped
+GROUP_LIMIT = 15
 _DIM = "\x1b[2m"
 
 
@@ -78,13 +80,17 @@ class IncidentTable:
         for event in current:
             self.latest[event["id"]] = event
 
-    def render(self, out: TextIO, *, colour: bool, width: int | None = None) -> None:
+    def render(self, out: TextIO, *, colour: bool, width: int | None = None,
+               limit: int = ROW_LIMIT) -> None:
+        """One row per incident, most severe and most frequent first; past ``limit`` rows,
+        the rest grouped by class and service ("N more")."""
         rows = sorted(self.latest.values(),
                       key=lambda e: (_SEVERITY_ORDER.get(e["severity"], 9), -e["count"],
                                      e["first_seen"]))
         if not rows:
             out.write("No incidents.\n")
             return
+        rows, rest = rows[:limit], rows[limit:]
         if width is None and colour:
             width = shutil.get_terminal_size((140, 24)).columns
         width = width or 10_000   # not a terminal: never cut the summary
@@ -108,6 +114,24 @@ class IncidentTable:
             if len(summary) > summary_width:
                 summary = summary[: summary_width - 1] + "…"
             out.write("  ".join(cells) + "  " + summary + "\n")
+        if rest:
+            self._grouped(out, rest, colour)
+
+    @staticmethod
+    def _grouped(out: TextIO, rest: list[IncidentEvent], colour: bool) -> None:
+        groups: dict[tuple[str, str], list[int]] = {}
+        for event in rest:
+            counts = groups.setdefault((event["class"], event["service"]), [0, 0])
+            counts[0] += 1
+            counts[1] += event["count"]
+        out.write(_style(f"… and {len(rest)} more incidents:", "\x1b[1m", colour) + "\n")
+        ordered = sorted(groups.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
+        for (cls, service), (incidents, events) in ordered[:GROUP_LIMIT]:
+            out.write(f"    {incidents:>5} × {cls} in {service} ({events:,} occurrences)\n")
+        if len(ordered) > GROUP_LIMIT:
+            others = sum(n for _, (n, _) in ordered[GROUP_LIMIT:])
+            out.write(f"    {others:>5} in {len(ordered) - GROUP_LIMIT} more class and service "
+                      "pairs (--output jsonl lists every one)\n")
 
     def runbooks(self, out: TextIO, *, colour: bool, steps: int = 3) -> None:
         """The first steps of each runbook involved, once per runbook."""
@@ -141,13 +165,18 @@ class Progress:
         self.last = now
         elapsed = max(now - self.started, 1e-6)
         rate = done / elapsed / 1e6
+        eta = ""
         if self.total:
             fraction = min(1.0, done / self.total)
             filled = int(fraction * 30)
             where = "█" * filled + "░" * (30 - filled) + f" {fraction:6.1%}"
+            if 0 < fraction < 1:
+                left = elapsed * (1 - fraction) / fraction
+                eta = f"  ETA {int(left // 60)}:{int(left % 60):02d}"
         else:
             where = f"{done / 1e6:8.1f} MB"
-        text = f"\r{where}  {rate:6.1f} MB/s  {lines:,} lines  {incidents} incidents"
+        text = (f"\r{where}  {rate:6.1f} MB/s  {lines / elapsed:,.0f} lines/s  {lines:,} lines  "
+                f"{incidents} incidents{eta}\x1b[K")
         self.out.write(text)
         self.out.flush()
 

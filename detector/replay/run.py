@@ -33,6 +33,7 @@ from detector.errors import InputError, UserError
 from detector.match.engine import Engine
 from detector.model import EventName, IncidentEvent
 from detector.pipeline import Pipeline
+from detector.replay.filters import EventFilter
 from detector.replay.inputs import ChunkReader, expand_inputs
 from detector.replay.output import IncidentTable, JsonlWriter, OrderedSink, Progress, summary_line
 from detector.telemetry.logs import is_tty
@@ -52,6 +53,7 @@ class ReplayOptions:
     notify_timeout: float = 60.0
     chunk_size: int = 4 << 20
     runbooks: bool = True
+    only: EventFilter = field(default_factory=EventFilter)   # which incident events to show
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -93,9 +95,15 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
 
     ordered = OrderedSink(deliver)
     resolve_after = config.detect.resolve_after
+    only = options.only
+    hidden = [0]
 
     def sink(event: IncidentEvent) -> None:
-        ordered(event, _event_time(event, resolve_after))
+        when = _event_time(event, resolve_after)
+        if only.wants(event, when):
+            ordered(event, when)
+        else:
+            hidden[0] += 1
 
     pipeline = build_pipeline(config, engine, sink, live=False,
                               record_series=options.report is not None)
@@ -125,13 +133,19 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
     ordered.release(None)
     if jsonl is not None:
         jsonl.flush()
+    elapsed = time.monotonic() - started      # the replay itself, not the delivery wait
     delivered = notifying.deliver(options.notify_timeout) if notifying is not None else True
 
-    elapsed = time.monotonic() - started
     oversized = sum(i.reader.oversized for i in inputs)
     extras = [f"{len(table.latest)} incidents"]
     if pipeline.stats.malformed:
         extras.append(f"{pipeline.stats.malformed} malformed")
+        if options.format != "auto":
+            err.write(f"detector: {pipeline.stats.malformed} lines were not "
+                      f"{options.format} (--format {options.format}): counted as malformed "
+                      "and read as plain text\n")
+    if hidden[0]:
+        extras.append(f"{hidden[0]} incident events filtered out")
     if oversized:
         extras.append(f"{oversized} oversized lines cut")
     if engine.timeouts:
@@ -149,7 +163,8 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
                   f"({pipeline.clock.lateness:g}s): counted into the incidents open then, "
                   "not dated anew (an input that is several files concatenated: give each "
                   "file as its own input)\n")
-    table.refresh(i.event(EventName.OPEN) for i in pipeline.tracker.open.values())
+    table.refresh(e for e in (i.event(EventName.OPEN) for i in pipeline.tracker.open.values())
+                  if e["id"] in table.latest)
     if options.report is not None:
         _write_report(options.report, paths, pipeline, table, time.monotonic() - started)
     if options.output == "text":
