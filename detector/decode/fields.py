@@ -141,8 +141,31 @@ def _from_cri(parts: tuple[str, str, bool, str], allow_json: bool,
     return record
 
 
+# Structured fields that say what went wrong without words: kept in the text, as
+# ``key=value`` after the message's first line, so codes are recognised (status=503,
+# errno=111, sqlstate=40P01, close_code=1006).
+_CODE_KEYS = ("status", "status_code", "statusCode", "http_status", "response_status",
+              "code", "error_code", "errorCode", "errno", "sqlstate", "pgcode", "close_code",
+              "error_type")
+
+
+def _with_codes(text: str, fields: dict[str, Any]) -> str:
+    codes = []
+    for key in _CODE_KEYS:
+        value = fields.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
+            value = str(value)
+            if len(value) <= 80 and "\n" not in value:
+                codes.append(f"{key}={value}")
+    if not codes:
+        return text
+    first, newline, rest = text.partition("\n")
+    return f"{first} {' '.join(codes)}{newline}{rest}" if first else " ".join(codes) + \
+        newline + rest
+
+
 def _from_logfmt(fields: dict[str, str], text: str, year_hint: int | None) -> Record:
-    message = fields.get("msg") or fields.get("message") or ""
+    message = _with_codes(fields.get("msg") or fields.get("message") or "", fields)
     extra = [fields[k] for k in _LOGFMT_EXCEPTION if fields.get(k)]
     if extra:
         message = "\n".join([message, *extra])
@@ -204,6 +227,8 @@ def _from_json(data: dict[str, Any], year_hint: int | None, *, nested: bool) -> 
                           service=inner.service or service,
                           level=inner.level if inner.level != NOLEVEL else level,
                           is_json=True, partial=partial)
+    if message is not None:
+        text = _with_codes(text, data)
     if extra:
         text = f"{text}\n{extra}"
     if level == NOLEVEL:

@@ -45,6 +45,18 @@ _PATH_STEP = r"(?:[A-Za-z_$][\w$]*(?:\.|::|\\))"
 _PATH = _PATH_STEP + "*"
 _SHAPE = r"[A-Za-z_$][\w$]*(?:Error|Exception|Exc)"
 _SHAPE_END = re.compile(r"(?:Error|Exception|Exc)$")
+
+
+def _raised(line: str, start: int, end: int) -> bool:
+    """Is a name without an ...Error/...Exception shape (``ECONNREFUSED``, ``RetryAfter``,
+    ``httpx.Timeout``) shown as a raised type: ``Name: message``, ``Name`` ending the
+    line, or ``<class 'pkg.Name'>`` — not ``retry_on = ['ECONNREFUSED']`` or a call."""
+    rest = line[end:end + 2]
+    if rest[:1] == ":" and rest != "::":
+        return True
+    if not line[end:].strip():
+        return True
+    return line[max(0, start - 8):start].endswith("<class '") and rest[:1] == "'"
 # Lines that quote source code or stack frames: never where a raised type is named.
 _CODE_LINE = re.compile(r"^\s+(?:File \"|at |raise |return |await |except |\^|~|\d+\s*\|)")
 
@@ -71,8 +83,10 @@ class KnowledgeBase:
         self.qualified = qualified          # full name → (class, because)
         self.bare = bare                    # last component → (class, because), unambiguous
         self.stems = stems                  # (pattern over the name's words, class, stem)
-        names = sorted({n.rsplit(".", 1)[-1] for n in qualified} | set(bare), key=len,
-                       reverse=True)
+        # Longest first (the alternation must prefer them), then by name: the prefilter
+        # expression is the same in every run, so its compiled database is reused.
+        names = sorted({n.rsplit(".", 1)[-1] for n in qualified} | set(bare),
+                       key=lambda n: (-len(n), n))
         others = [n for n in names if not re.fullmatch(_SHAPE, n)]
         # A lower-case name (socket.error, socket.timeout) counts only with its module:
         # on its own it is a word.
@@ -121,9 +135,9 @@ class KnowledgeBase:
                 for match in self.finder.finditer(line):
                     name = match.group("name")
                     cls, how, because = self.classify(name)
-                    if cls == IGNORE or (how != UNKNOWN and line[match.end():match.end() + 1]
-                                         == "(" and _SHAPE_END.search(name) is None):
-                        continue     # nothing wrong; or a constructor call (httpx.Timeout(…))
+                    if cls == IGNORE or (_SHAPE_END.search(name) is None
+                                         and not _raised(line, match.start(), match.end())):
+                        continue     # nothing wrong; or a name mentioned, not raised
                     yield Exception_(name, cls, how, start + match.start("name"), because)
             start += len(line) + 1
 
