@@ -58,6 +58,10 @@ class Match:
 # names the frame.
 KNOWLEDGE_PRIORITY = {EXACT: 80, BARE: 78, HEURISTIC: 60}
 UNKNOWN_PRIORITY = 8
+# An info or debug line is trouble only by a wording that settles it (this priority and
+# above): a code or a generic phrase on such a line reports a retry that worked, a
+# setting, a count ("HTTP 504 retried successfully", "timeout=30").
+WORDING = 95
 
 
 class Prefilter(Protocol):
@@ -238,11 +242,13 @@ class Engine:
         elif not ids:
             return None
         ids.sort()
+        quiet = 0 < event.level <= INFO
         for ident in ids:
             pattern = self.patterns[ident]
             if best is not None and pattern.priority < best[0]:
                 break
-            if event.level < pattern.min_level:
+            if event.level < pattern.min_level or (quiet and pattern.priority < WORDING
+                                                    and not pattern.any_level):
                 continue
             found = self._search(pattern, text)
             if found is None:
@@ -299,8 +305,11 @@ class Engine:
                     priority = (UNKNOWN_PRIORITY if cls == "unhandled_exception"
                                 else KNOWLEDGE_PRIORITY[seen.how])
                     found.append((priority, cls, seen.reason()))
+        quiet = 0 < event.level <= INFO
         for ident in sorted(i for i in event.candidates if i < self._count):
             pattern = self.patterns[ident]
+            if quiet and pattern.priority < WORDING and not pattern.any_level:
+                continue
             if event.level >= pattern.min_level and self._search(pattern, event.text):
                 found.append((pattern.priority, pattern.cls,
                               f"pattern {pattern.id} ({pattern.title})"))

@@ -240,7 +240,8 @@ def load_classes(path: Path) -> dict[str, Pattern]:
         found[cls] = Pattern(
             id=f"exception.{cls}", cls=cls, severity=severity, title=title, source="",
             prefilter="", regex=_NEVER, context=None, fingerprint=("exception",),
-            summary=None, priority=0, min_level=0, examples_match=(), examples_no_match=(),
+            summary=None, priority=0, min_level=0, any_level=False, examples_match=(),
+            examples_no_match=(),
             examples_fields={}, examples_lines=(None, None),
             runbook=Runbook(title=title, steps=steps), pack=path, line=entry.line())
     classes.done()

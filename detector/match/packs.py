@@ -64,6 +64,7 @@ class Pattern:
     summary: str | None             # format string over fields; default: title + matched line
     priority: int                   # higher wins when several patterns match one event
     min_level: int                  # the event's level must be at least this
+    any_level: bool                 # may classify info/debug lines though not a settling wording
     examples_match: tuple[str, ...]
     examples_no_match: tuple[str, ...]
     examples_fields: dict[str, str]  # what the first match example must capture
@@ -192,6 +193,7 @@ def _read_pattern(t: Table, file: Path, strict_examples: bool) -> Pattern:
                                          "which is not a named group of the regex")
     priority = t.integer("priority", 100)
     min_level = _LEVELS[t.choice("min_level", "none", tuple(_LEVELS))]
+    any_level = t.flag("any_level", False)
     examples = t.table("examples")
     matches = tuple(examples.str_list("match"))
     no_matches = tuple(examples.str_list("no_match"))
@@ -222,7 +224,8 @@ def _read_pattern(t: Table, file: Path, strict_examples: bool) -> Pattern:
     return Pattern(id=pattern_id, cls=cls, severity=severity, title=title, source=source,
                    prefilter=translated,
                    regex=compiled, context=context, fingerprint=fingerprint, summary=summary,
-                   priority=priority, min_level=min_level, examples_match=matches,
+                   priority=priority, min_level=min_level, any_level=any_level,
+                   examples_match=matches,
                    examples_no_match=no_matches, examples_fields=expected_fields,
                    examples_lines=(t.lines.line((*t.where, "examples", "match")),
                                    t.lines.line((*t.where, "examples", "no_match"))),
