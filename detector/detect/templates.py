@@ -6,7 +6,9 @@ A new token goes through one combined expression that replaces the variable part
 *inside* it — URLs, e-mail addresses, UUIDs, times, IPs and ``host:port``, paths,
 hex ids, numbers (``30546173_4261722401`` → ``<NUM>``, ``blk_-42`` → ``blk_<NUM>``) —
 and the value of a ``key=value`` pair (``<*>``). Words stay words, quoted ones too:
-only the words tell messages apart.
+only the words tell messages apart. That expression runs once per token *shape* (the
+token with its digits made alike, see ``_mask_token``): ``blk_-97`` is masked where
+``blk_-42`` was, without a pass.
 
 :class:`TemplateTree` groups masked messages online, per token count:
 
@@ -26,7 +28,7 @@ only the words tell messages apart.
 Memory per tree is bounded by ``max_templates``: at most that many templates (each
 at most ``MAX_TOKENS`` tokens), one index entry per constant token of each, and an
 exact-match cache of at most ``2 × max_templates`` masked messages. The module's
-token and line caches are bounded too (cleared when full).
+token, shape and line caches are bounded too (cleared when full).
 """
 
 from __future__ import annotations
@@ -76,26 +78,61 @@ _MAY_VARY = re.compile(r"[\d/\\=@:]")
 _LITERALS = frozenset(("true", "false", "null", "nil", "True", "False", "None", "TRUE", "FALSE",
                        "NULL"))
 _PUNCTUATION = ",.;:!?()[]{}\"'"
+# The masks cannot tell one ASCII digit from another, except a 0 before x or X (``0x1f``):
+# tokens with the same *shape* (each digit made a 1, or each digit but 0 when the token
+# holds ``0x``) are masked at the same places, so a new token whose shape was seen costs
+# a translate and a dict look-up, not a pass of _VARIABLE (``blk_-42`` and ``blk_-97``,
+# ``10.0.0.7:80`` and ``10.2.0.9:44`` share a shape).
+_DIGITS = bytes.maketrans(b"0123456789", b"1111111111")
+_NONZERO_DIGITS = bytes.maketrans(b"23456789", b"11111111")
 _TOKEN_CACHE_SIZE = 1 << 16
 _LINE_CACHE_SIZE = 1 << 13
-_token_cache: dict[str, str] = {}
+_token_cache: dict[str, str] = {}       # token → masked token
+_shape_cache: dict[bytes, tuple[Any, ...]] = {}   # shape → its masked spans (start, end, text)…
 _line_cache: dict[str, tuple[str, ...]] = {}
 
 
-def _replace(match: re.Match[str]) -> str:
-    kind = match.lastgroup
-    return _PLACEHOLDER[kind] if kind is not None else match.group()
-
-
-def _mask_token(token: str) -> str:
+def _spans(token: str) -> tuple[Any, ...]:
+    """Where ``token`` is masked: (start, end, placeholder) flattened, in order."""
     core = token.strip(_PUNCTUATION)
     if core.isdigit():                     # most variable tokens: a number, maybe (wrapped),
         start = token.index(core)
-        masked = f"{token[:start]}<NUM>{token[start + len(core):]}"
-    elif core in _LITERALS or _MAY_VARY.search(token) is not None:
-        masked = _VARIABLE.sub(_replace, token)
+        return (start, start + len(core), "<NUM>")
+    if core in _LITERALS or _MAY_VARY.search(token) is not None:
+        spans: list[Any] = []
+        for match in _VARIABLE.finditer(token):
+            kind = match.lastgroup
+            if kind is not None:
+                spans += (match.start(), match.end(), _PLACEHOLDER[kind])
+        return tuple(spans)
+    return ()
+
+
+def _mask_token(token: str) -> str:
+    if token.isascii():
+        shape = token.encode().translate(_NONZERO_DIGITS if "0x" in token or "0X" in token
+                                         else _DIGITS)
+        spans = _shape_cache.get(shape)
+        if spans is None:
+            spans = _spans(shape.decode())
+            if len(shape) <= 64:
+                if len(_shape_cache) >= _TOKEN_CACHE_SIZE:
+                    _shape_cache.clear()
+                _shape_cache[shape] = spans
     else:
+        spans = _spans(token)
+    if not spans:
         masked = token
+    elif len(spans) == 3:
+        masked = token[:spans[0]] + spans[2] + token[spans[1]:]
+    else:
+        pieces: list[str] = []
+        last = 0
+        for index in range(0, len(spans), 3):
+            pieces += (token[last:spans[index]], spans[index + 2])
+            last = spans[index + 1]
+        pieces.append(token[last:])
+        masked = "".join(pieces)
     if len(token) <= 64:
         if len(_token_cache) >= _TOKEN_CACHE_SIZE:
             _token_cache.clear()
@@ -117,7 +154,9 @@ def mask(message: str) -> list[str]:
     tokens = [get(token) or _mask_token(token) for token in raw]
     if "<TS>" in tokens:
         tokens = _dates(raw, tokens)
-    if _QUANTITY.search(text) is not None:
+    # _quantities changes only tokens that _MAY_BE_QUANTITY finds (a cheap test first)
+    if _MAY_BE_QUANTITY.search(" ".join(tokens)) is not None and \
+            _QUANTITY.search(text) is not None:
         tokens = _quantities(tokens)
     del tokens[MAX_TOKENS:]
     if len(text) <= 512:
@@ -175,24 +214,32 @@ _QUANTITY = re.compile(
     r"\d[)\],;:.]?\s+\(?(?:" + "|".join(sorted(_UNITS, key=len, reverse=True)) +
     r")(?![\w])|[<>~=(]\d", re.I)
 _WRAPPED = re.compile(r"([(\[<~>=]*)<NUM>([)\],;:.]*)")
+# What the masked tokens, joined by spaces, hold whenever _quantities changes any: a
+# <NUM> after one of <>~= (``~<NUM>``), or a token ending in <NUM> before a unit or
+# ``(<NUM>)``.
+_MAY_BE_QUANTITY = re.compile(
+    r"<NUM>(?:(?<=[<>~=]<NUM>)| (?:\(<NUM>\)|(?i:(?=[" + "".join(sorted({u[0] for u in _UNITS})) +
+    "])(?:" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r"))[)\],;:.]*(?: |$)))")
 
 
 def _quantities(tokens: list[str]) -> list[str]:
     out: list[str] = []
+    alone = False             # out[-1] is a number without a suffix: "<NUM>", "(<NUM>"
     for token in tokens:
-        wrapped = _WRAPPED.fullmatch(token) if "<NUM>" in token else None
-        if wrapped is not None and wrapped.group(1) and not wrapped.group(1).strip("<>~="):
-            token = "<NUM>" + wrapped.group(2)          # <1, ~5, >=3: a number
-        if out and "<NUM>" in out[-1]:
-            previous = _WRAPPED.fullmatch(out[-1])
-            if previous is not None and not previous.group(2):
-                unit = token.rstrip(")],;:.")
-                if unit.lower() in _UNITS:             # 12 ms, (1.2 KB)
-                    token = out.pop() + token[len(unit):]
+        if token[0] in "<>~=" and not token.startswith("<NUM>") and "<NUM>" in token:
+            wrapped = _WRAPPED.fullmatch(token)
+            if wrapped is not None and wrapped.group(1) and not wrapped.group(1).strip("<>~="):
+                token = "<NUM>" + wrapped.group(2)      # <1, ~5, >=3: a number
+        if alone:
+            unit = token.rstrip(")],;:.")
+            if unit.lower() in _UNITS:                   # 12 ms, (1.2 KB)
+                token = out.pop() + token[len(unit):]
         if out and out[-1] == "<NUM>" and token.startswith("(<NUM>)"):
-            out[-1] += token[len("(<NUM>)"):]         # 1234 bytes (1.2 KB): one quantity
-            continue
-        out.append(token)
+            out[-1] += token[len("(<NUM>)"):]          # 1234 bytes (1.2 KB): one quantity
+        else:
+            out.append(token)
+        last = out[-1]
+        alone = last.endswith("<NUM>") and not last[:-5].strip("([<~>=")
     return out
 
 
@@ -239,7 +286,10 @@ class TemplateTree:
         key = tuple(tokens)
         template = self._exact.get(key)
         if template is not None and self._templates.get(template.id) is template:
-            self._seen(template, when)
+            template.count += 1                                  # self._seen, inlined
+            if when > template.last_seen:
+                template.last_seen = when
+            self._templates.move_to_end(template.id)
             return template, False
         template = self._best(tokens)
         if template is not None:
