@@ -37,6 +37,7 @@ import hashlib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from detector.decode.prefix import strip_prefix
@@ -52,23 +53,58 @@ MAX_CHARS = 1000
 SNAPSHOT_VERSION = 2
 
 # -- masking ----------------------------------------------------------------------------
-_VARIABLE = re.compile(
-    r"(?P<kv>(?<=[A-Za-z0-9_]=)[^\s=,;)\]}]+)"
-    r"|(?<![A-Za-z0-9])(?:"                 # a variable starts where a word does (fast)
-    r"(?P<url>[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+)"
-    r"|(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
-    r"|(?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
-    r"|(?P<ts>\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"
-    r"|(?<![\w:])\d\d:\d\d:\d\d(?:[.,]\d+)?(?![\w:]))"
-    r"|(?P<ip>(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\w.])"
-    r"|(?<![\w:.])[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}(?![\w:.]))"
-    r"|(?P<host>(?<![\w.-])[a-z0-9-]+(?:\.[a-z0-9-]+)+:\d{1,5}(?![\w.]))"
-    r"|(?P<path>(?<![\w.:/\\])(?:[A-Za-z]:)?(?:[\\/][^\\/\s\"'<>,;()\[\]{}|]+){2,}[\\/]?)"
-    r"|(?P<hex>(?<![A-Za-z0-9])(?:0[xX][0-9a-fA-F]+|(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])"
-    r"[0-9a-fA-F]{6,})(?![A-Za-z0-9]))"
-    r"|(?P<num>(?<![A-Za-z0-9])[-+]?\d+(?:[.,:_/-]\d+)*(?![A-Za-z0-9]))"
-    r"|(?P<literal>(?<![\w.-])(?:true|false|null|nil|True|False|None|TRUE|FALSE|NULL)"
-    r"(?![\w-])))")
+# The variable parts inside a token, in order of preference at one place, each with the
+# characters it cannot match without (possessive where backtracking cannot help).
+_KINDS = (
+    ("kv", "=", r"(?<=[A-Za-z0-9_]=)[^\s=,;)\]}]+"),
+    ("url", "://", r"[A-Za-z][A-Za-z0-9+.-]*+://[^\s\"'<>]+"),
+    ("email", "@", r"[\w.+-]++@[\w-]++(?:\.[\w-]+)+"),
+    ("uuid", "-",
+     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
+    ("ts", "-", r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"),
+    ("ts", ":", r"(?<![\w:])\d\d:\d\d:\d\d(?:[.,]\d+)?(?![\w:])"),
+    ("ip", ".", r"(?<![\w.])\d{1,3}+(?:\.\d{1,3}+){3}(?::\d{1,5})?(?![\w.])"),
+    ("ip", ":", r"(?<![\w:.])[0-9a-fA-F]{0,4}+(?::[0-9a-fA-F]{0,4}+){2,7}+(?![\w:.])"),
+    ("host", ":", r"(?<![\w.-])[a-z0-9-]++(?:\.[a-z0-9-]++)++:\d{1,5}+(?![\w.])"),
+    ("path", "/", r"(?<![\w.:/\\])(?:[A-Za-z]:)?(?:[\\/][^\\/\s\"'<>,;()\[\]{}|]++){2,}[\\/]?"),
+    ("hex", "", r"(?<![A-Za-z0-9])(?:0[xX][0-9a-fA-F]++|(?=[0-9a-fA-F]*[0-9])"
+     r"(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{6,}+)(?![A-Za-z0-9])"),
+    ("num", "", r"(?<![A-Za-z0-9])[-+]?\d+(?:[.,:_/-]\d+)*(?![A-Za-z0-9])"),
+    ("literal", "", r"(?<![\w.-])(?:true|false|null|nil|True|False|None|TRUE|FALSE|NULL)"
+     r"(?![\w-])"),
+)
+_NEEDS = ("=", "://", "@", "-", ":", ".", "/")          # a path may use \ too (see _variable)
+
+
+def _expression(present: tuple[bool, ...]) -> re.Pattern[str]:
+    """The kinds of _KINDS that can occur in a token holding the ``present`` ones of
+    _NEEDS, as one expression: leaving out a kind that cannot match changes nothing."""
+    have = dict(zip(_NEEDS, present, strict=True))
+    groups: dict[str, list[str]] = {}
+    for kind, needs, expression in _KINDS:
+        if not needs or have[needs]:
+            groups.setdefault(kind, []).append(expression)
+    kv = groups.pop("kv", None)
+    words = "|".join(f"(?P<{kind}>{'|'.join(alternatives)})"
+                     for kind, alternatives in groups.items())
+    text = f"(?<![A-Za-z0-9])(?:{words})"   # a variable starts where a word does (fast)
+    return re.compile(f"(?P<kv>{kv[0]})|{text}" if kv else text)
+
+
+_VARIABLE = _expression((True,) * len(_NEEDS))
+_expressions: dict[tuple[bool, ...], re.Pattern[str]] = {}
+
+
+def _variable(token: str) -> re.Pattern[str]:
+    """_VARIABLE without the kinds that cannot occur in ``token`` (faster)."""
+    present = ("=" in token, "://" in token, "@" in token, "-" in token, ":" in token,
+               "." in token, "/" in token or "\\" in token)
+    expression = _expressions.get(present)
+    if expression is None:
+        expression = _expressions[present] = _expression(present)
+    return expression
+
+
 _PLACEHOLDER = {"url": "<URL>", "email": "<EMAIL>", "uuid": "<UUID>", "ts": "<TS>",
                 "ip": "<IP>", "host": "<HOST>", "path": "<PATH>", "hex": "<HEX>",
                 "num": "<NUM>", "literal": WILDCARD, "kv": WILDCARD}
@@ -86,10 +122,20 @@ _PUNCTUATION = ",.;:!?()[]{}\"'"
 _DIGITS = bytes.maketrans(b"0123456789", b"1111111111")
 _NONZERO_DIGITS = bytes.maketrans(b"23456789", b"11111111")
 _TOKEN_CACHE_SIZE = 1 << 16
+_LONG_SHAPES = 1 << 10                  # shapes longer than 64 characters kept at most
 _LINE_CACHE_SIZE = 1 << 13
 _token_cache: dict[str, str] = {}       # token → masked token
-_shape_cache: dict[bytes, tuple[Any, ...]] = {}   # shape → its masked spans (start, end, text)…
+_shape_cache: dict[bytes, tuple[tuple[Any, ...], bool]] = {}    # shape → _recipe(shape)
+_long_shape_cache: dict[bytes, tuple[tuple[Any, ...], bool]] = {}
+# The masked tokens in _token_cache (and more) that _may_quantify: a line without any
+# is left alone by _quantities (emptied with _token_cache).
+_quantity_cache: set[str] = set()
 _line_cache: dict[str, tuple[str, ...]] = {}
+# An ASCII line's shape (as a token's) → its masked tokens when they hold no digit (then
+# every line of that shape has them), else (): "Receiving blk_<NUM> from /<IP>" is
+# masked once per shape, not once per line.
+_line_shape_cache: dict[bytes, tuple[str, ...]] = {}
+_DIGIT = re.compile(r"[0-9]")
 
 
 def _spans(token: str) -> tuple[Any, ...]:
@@ -100,7 +146,7 @@ def _spans(token: str) -> tuple[Any, ...]:
         return (start, start + len(core), "<NUM>")
     if core in _LITERALS or _MAY_VARY.search(token) is not None:
         spans: list[Any] = []
-        for match in _VARIABLE.finditer(token):
+        for match in _variable(token).finditer(token):
             kind = match.lastgroup
             if kind is not None:
                 spans += (match.start(), match.end(), _PLACEHOLDER[kind])
@@ -108,34 +154,54 @@ def _spans(token: str) -> tuple[Any, ...]:
     return ()
 
 
+def _masked(token: str, spans: tuple[Any, ...]) -> str:
+    if not spans:
+        return token
+    if len(spans) == 3:
+        masked: str = token[:spans[0]] + spans[2] + token[spans[1]:]
+        return masked
+    pieces: list[str] = []
+    last = 0
+    for index in range(0, len(spans), 3):
+        pieces += (token[last:spans[index]], spans[index + 2])
+        last = spans[index + 1]
+    pieces.append(token[last:])
+    return "".join(pieces)
+
+
+def _may_quantify(masked: str) -> bool:
+    """Whether a masked token can make _quantities change a line: a unit (``ms``, ``KB),``),
+    a number and its size in parentheses (``(<NUM>)``…), a number after one of ``<>~=``.
+    Digits other than those of placeholders never count: a token and its shape agree."""
+    return (masked.rstrip(")],;:.").lower() in _UNITS or masked.startswith("(<NUM>)")
+            or (masked[0] in "<>~=" and not masked.startswith("<NUM>") and "<NUM>" in masked))
+
+
+def _recipe(shape: str) -> tuple[tuple[Any, ...], bool]:
+    spans = _spans(shape)
+    return spans, _may_quantify(_masked(shape, spans))
+
+
 def _mask_token(token: str) -> str:
+    """``token`` masked (a token that is not in _token_cache), remembered."""
     if token.isascii():
         shape = token.encode().translate(_NONZERO_DIGITS if "0x" in token or "0X" in token
                                          else _DIGITS)
-        spans = _shape_cache.get(shape)
-        if spans is None:
-            spans = _spans(shape.decode())
-            if len(shape) <= 64:
-                if len(_shape_cache) >= _TOKEN_CACHE_SIZE:
-                    _shape_cache.clear()
-                _shape_cache[shape] = spans
+        cache = _shape_cache if len(shape) <= 64 else _long_shape_cache
+        recipe = cache.get(shape)
+        if recipe is None:
+            recipe = _recipe(shape.decode())
+            if len(cache) >= (_TOKEN_CACHE_SIZE if cache is _shape_cache else _LONG_SHAPES):
+                cache.clear()
+            cache[shape] = recipe
+        spans, quantity = recipe
+        masked = _masked(token, spans)
     else:
-        spans = _spans(token)
-    if not spans:
-        masked = token
-    elif len(spans) == 3:
-        masked = token[:spans[0]] + spans[2] + token[spans[1]:]
-    else:
-        pieces: list[str] = []
-        last = 0
-        for index in range(0, len(spans), 3):
-            pieces += (token[last:spans[index]], spans[index + 2])
-            last = spans[index + 1]
-        pieces.append(token[last:])
-        masked = "".join(pieces)
+        masked = _masked(token, _spans(token))
+        quantity = _may_quantify(masked)
+    if quantity:
+        _quantity_cache.add(masked)
     if len(token) <= 64:
-        if len(_token_cache) >= _TOKEN_CACHE_SIZE:
-            _token_cache.clear()
         _token_cache[token] = masked
     return masked
 
@@ -149,20 +215,44 @@ def mask(message: str) -> list[str]:
     cached = _line_cache.get(text)
     if cached is not None:
         return list(cached)
-    raw = text.split()
-    get = _token_cache.get
-    tokens = [get(token) or _mask_token(token) for token in raw]
-    if "<TS>" in tokens:
-        tokens = _dates(raw, tokens)
-    # _quantities changes only tokens that _MAY_BE_QUANTITY finds (a cheap test first)
-    if _MAY_BE_QUANTITY.search(" ".join(tokens)) is not None and \
-            _QUANTITY.search(text) is not None:
-        tokens = _quantities(tokens)
-    del tokens[MAX_TOKENS:]
+    shape = None
     if len(text) <= 512:
         if len(_line_cache) >= _LINE_CACHE_SIZE:
             _line_cache.clear()
-        _line_cache[text] = tuple(tokens)
+        if text.isascii():
+            shape = text.encode().translate(_NONZERO_DIGITS if "0x" in text or "0X" in text
+                                            else _DIGITS)
+            cached = _line_shape_cache.get(shape)
+            if cached:                       # a line of this shape, its tokens without digits
+                _line_cache[text] = cached
+                return list(cached)
+    tokens = _mask_line(text)
+    if len(text) <= 512:
+        cached = _line_cache[text] = tuple(tokens)
+        if shape is not None:
+            if len(_line_shape_cache) >= _LINE_CACHE_SIZE:
+                _line_shape_cache.clear()
+            _line_shape_cache[shape] = () if _DIGIT.search(" ".join(tokens)) else cached
+    return tokens
+
+
+def _mask_line(text: str) -> list[str]:
+    if len(_token_cache) >= _TOKEN_CACHE_SIZE or len(_quantity_cache) >= _TOKEN_CACHE_SIZE:
+        _token_cache.clear()            # (never within a line: see _quantity_cache)
+        _quantity_cache.clear()
+    raw = text.split()
+    tokens = list(map(_token_cache.get, raw, repeat("")))     # "" when not cached yet
+    misses = tokens.count("")
+    if misses:
+        index = -1
+        for _ in range(misses):
+            index = tokens.index("", index + 1)
+            tokens[index] = _mask_token(raw[index])
+    if "<TS>" in tokens:
+        tokens = _dates(raw, tokens)
+    if not _quantity_cache.isdisjoint(tokens) and _QUANTITY.search(text) is not None:
+        tokens = _quantities(tokens, _quantity_cache)
+    del tokens[MAX_TOKENS:]
     return tokens
 
 
@@ -214,32 +304,31 @@ _QUANTITY = re.compile(
     r"\d[)\],;:.]?\s+\(?(?:" + "|".join(sorted(_UNITS, key=len, reverse=True)) +
     r")(?![\w])|[<>~=(]\d", re.I)
 _WRAPPED = re.compile(r"([(\[<~>=]*)<NUM>([)\],;:.]*)")
-# What the masked tokens, joined by spaces, hold whenever _quantities changes any: a
-# <NUM> after one of <>~= (``~<NUM>``), or a token ending in <NUM> before a unit or
-# ``(<NUM>)``.
-_MAY_BE_QUANTITY = re.compile(
-    r"<NUM>(?:(?<=[<>~=]<NUM>)| (?:\(<NUM>\)|(?i:(?=[" + "".join(sorted({u[0] for u in _UNITS})) +
-    "])(?:" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r"))[)\],;:.]*(?: |$)))")
 
 
-def _quantities(tokens: list[str]) -> list[str]:
+def _quantities(tokens: list[str], may: set[str] | None = None) -> list[str]:
+    """``tokens`` with each number and its unit made one token. ``may`` holds at least the
+    tokens of ``tokens`` that _may_quantify (all others are kept as they are)."""
+    if may is None:
+        may = {token for token in tokens if _may_quantify(token)}
     out: list[str] = []
-    alone = False             # out[-1] is a number without a suffix: "<NUM>", "(<NUM>"
     for token in tokens:
-        if token[0] in "<>~=" and not token.startswith("<NUM>") and "<NUM>" in token:
-            wrapped = _WRAPPED.fullmatch(token)
-            if wrapped is not None and wrapped.group(1) and not wrapped.group(1).strip("<>~="):
-                token = "<NUM>" + wrapped.group(2)      # <1, ~5, >=3: a number
-        if alone:
-            unit = token.rstrip(")],;:.")
-            if unit.lower() in _UNITS:                   # 12 ms, (1.2 KB)
-                token = out.pop() + token[len(unit):]
-        if out and out[-1] == "<NUM>" and token.startswith("(<NUM>)"):
-            out[-1] += token[len("(<NUM>)"):]          # 1234 bytes (1.2 KB): one quantity
-        else:
+        if token not in may:
             out.append(token)
-        last = out[-1]
-        alone = last.endswith("<NUM>") and not last[:-5].strip("([<~>=")
+            continue
+        wrapped = _WRAPPED.fullmatch(token) if "<NUM>" in token else None
+        if wrapped is not None and wrapped.group(1) and not wrapped.group(1).strip("<>~="):
+            token = "<NUM>" + wrapped.group(2)          # <1, ~5, >=3: a number
+        if out and "<NUM>" in out[-1]:
+            previous = _WRAPPED.fullmatch(out[-1])
+            if previous is not None and not previous.group(2):
+                unit = token.rstrip(")],;:.")
+                if unit.lower() in _UNITS:             # 12 ms, (1.2 KB)
+                    token = out.pop() + token[len(unit):]
+        if out and out[-1] == "<NUM>" and token.startswith("(<NUM>)"):
+            out[-1] += token[len("(<NUM>)"):]         # 1234 bytes (1.2 KB): one quantity
+            continue
+        out.append(token)
     return out
 
 
