@@ -122,11 +122,11 @@ _PUNCTUATION = ",.;:!?()[]{}\"'"
 _DIGITS = bytes.maketrans(b"0123456789", b"1111111111")
 _NONZERO_DIGITS = bytes.maketrans(b"23456789", b"11111111")
 _TOKEN_CACHE_SIZE = 1 << 16
-_LONG_SHAPES = 1 << 10                  # shapes longer than 64 characters kept at most
+_SHAPE_BYTES = 1 << 22                  # at most so many bytes of shapes kept
 _LINE_CACHE_SIZE = 1 << 13
 _token_cache: dict[str, str] = {}       # token → masked token
 _shape_cache: dict[bytes, tuple[tuple[Any, ...], bool]] = {}    # shape → _recipe(shape)
-_long_shape_cache: dict[bytes, tuple[tuple[Any, ...], bool]] = {}
+_shape_bytes = 0
 # The masked tokens in _token_cache (and more) that _may_quantify: a line without any
 # is left alone by _quantities (emptied with _token_cache).
 _quantity_cache: set[str] = set()
@@ -154,12 +154,8 @@ def _spans(token: str) -> tuple[Any, ...]:
     return ()
 
 
-def _masked(token: str, spans: tuple[Any, ...]) -> str:
-    if not spans:
-        return token
-    if len(spans) == 3:
-        masked: str = token[:spans[0]] + spans[2] + token[spans[1]:]
-        return masked
+def _splice(token: str, spans: tuple[Any, ...]) -> str:
+    """``token`` with its spans replaced (see _spans)."""
     pieces: list[str] = []
     last = 0
     for index in range(0, len(spans), 3):
@@ -177,28 +173,37 @@ def _may_quantify(masked: str) -> bool:
             or (masked[0] in "<>~=" and not masked.startswith("<NUM>") and "<NUM>" in masked))
 
 
-def _recipe(shape: str) -> tuple[tuple[Any, ...], bool]:
-    spans = _spans(shape)
-    return spans, _may_quantify(_masked(shape, spans))
+def _recipe(token: str) -> tuple[tuple[Any, ...], bool]:
+    """How to mask ``token`` (or a token of its shape): its spans, and _may_quantify."""
+    spans = _spans(token)
+    return spans, _may_quantify(_splice(token, spans) if spans else token)
+
+
+def _learn(shape: bytes) -> tuple[tuple[Any, ...], bool]:
+    """_recipe for a shape not in _shape_cache, remembered."""
+    global _shape_bytes
+    recipe = _recipe(shape.decode())
+    if len(_shape_cache) >= _TOKEN_CACHE_SIZE or _shape_bytes >= _SHAPE_BYTES:
+        _shape_cache.clear()
+        _shape_bytes = 0
+    _shape_cache[shape] = recipe
+    _shape_bytes += len(shape)
+    return recipe
 
 
 def _mask_token(token: str) -> str:
     """``token`` masked (a token that is not in _token_cache), remembered."""
     if token.isascii():
-        shape = token.encode().translate(_NONZERO_DIGITS if "0x" in token or "0X" in token
-                                         else _DIGITS)
-        cache = _shape_cache if len(shape) <= 64 else _long_shape_cache
-        recipe = cache.get(shape)
-        if recipe is None:
-            recipe = _recipe(shape.decode())
-            if len(cache) >= (_TOKEN_CACHE_SIZE if cache is _shape_cache else _LONG_SHAPES):
-                cache.clear()
-            cache[shape] = recipe
-        spans, quantity = recipe
-        masked = _masked(token, spans)
+        spans, quantity = _shape_cache.get(shape := token.encode().translate(
+            _NONZERO_DIGITS if "0x" in token or "0X" in token else _DIGITS)) or _learn(shape)
     else:
-        masked = _masked(token, _spans(token))
-        quantity = _may_quantify(masked)
+        spans, quantity = _recipe(token)
+    if not spans:
+        masked = token
+    elif len(spans) == 3:
+        masked = token[:spans[0]] + spans[2] + token[spans[1]:]
+    else:
+        masked = _splice(token, spans)
     if quantity:
         _quantity_cache.add(masked)
     if len(token) <= 64:
@@ -208,31 +213,33 @@ def _mask_token(token: str) -> str:
 
 def mask(message: str) -> list[str]:
     """The tokens of ``message``'s first line, their variable parts replaced by placeholders."""
-    newline = message.find("\n")
-    text = message[:newline] if newline >= 0 else message
-    if len(text) > MAX_CHARS:
-        text = text[:MAX_CHARS]
-    cached = _line_cache.get(text)
+    cached = _line_cache.get(message)        # (its keys are first lines: message is one)
     if cached is not None:
         return list(cached)
-    shape = None
-    if len(text) <= 512:
-        if len(_line_cache) >= _LINE_CACHE_SIZE:
-            _line_cache.clear()
-        if text.isascii():
-            shape = text.encode().translate(_NONZERO_DIGITS if "0x" in text or "0X" in text
-                                            else _DIGITS)
-            cached = _line_shape_cache.get(shape)
-            if cached:                       # a line of this shape, its tokens without digits
-                _line_cache[text] = cached
-                return list(cached)
+    text = message.partition("\n")[0] if "\n" in message else message
+    if len(text) > 512:                    # not remembered
+        return _mask_line(text[:MAX_CHARS])
+    if text is not message:
+        cached = _line_cache.get(text)
+        if cached is not None:
+            return list(cached)
+    if len(_line_cache) >= _LINE_CACHE_SIZE:
+        _line_cache.clear()
+    if not text.isascii():
+        tokens = _mask_line(text)
+        _line_cache[text] = tuple(tokens)
+        return tokens
+    shape = text.encode().translate(_NONZERO_DIGITS if "0x" in text or "0X" in text
+                                    else _DIGITS)
+    cached = _line_shape_cache.get(shape)
+    if cached:                             # a line of this shape, its tokens without digits
+        _line_cache[text] = cached
+        return list(cached)
     tokens = _mask_line(text)
-    if len(text) <= 512:
-        cached = _line_cache[text] = tuple(tokens)
-        if shape is not None:
-            if len(_line_shape_cache) >= _LINE_CACHE_SIZE:
-                _line_shape_cache.clear()
-            _line_shape_cache[shape] = () if _DIGIT.search(" ".join(tokens)) else cached
+    cached = _line_cache[text] = tuple(tokens)
+    if len(_line_shape_cache) >= _LINE_CACHE_SIZE:
+        _line_shape_cache.clear()
+    _line_shape_cache[shape] = () if _DIGIT.search(" ".join(tokens)) else cached
     return tokens
 
 
@@ -348,7 +355,7 @@ class Template:
 
 
 def _words(tokens: list[str]) -> int:
-    return sum(1 for token in tokens if token not in PLACEHOLDERS)
+    return len([token for token in tokens if token not in PLACEHOLDERS])
 
 
 def _new_id(tokens: list[str]) -> str:
@@ -364,6 +371,7 @@ class TemplateTree:
         self._index: dict[tuple[int, int, str], list[Template]] = {}  # (length, pos, token)
         self._exact: dict[tuple[str, ...], Template] = {}
         self._legacy: list[_Legacy] = []
+        self._removed = False       # _exact may hold removed templates (ids can be reborn)
 
     @property
     def size(self) -> int:
@@ -374,7 +382,8 @@ class TemplateTree:
         """The template of ``tokens`` (widened if need be), and whether it is new."""
         key = tuple(tokens)
         template = self._exact.get(key)
-        if template is not None and self._templates.get(template.id) is template:
+        if template is not None and (not self._removed or
+                                     self._templates.get(template.id) is template):
             template.count += 1                                  # self._seen, inlined
             if when > template.last_seen:
                 template.last_seen = when
@@ -397,23 +406,16 @@ class TemplateTree:
 
     def _best(self, tokens: list[str]) -> Template | None:
         length = len(tokens)
-        index = self._index
-        agree: dict[int, int] = {}
-        candidates: dict[int, Template] = {}
+        get = self._index.get
+        agree: dict[Template, int] = {}        # by identity (eq=False), first seen first
+        count = agree.get
         for position, token in enumerate(tokens):
-            if token in PLACEHOLDERS:
-                continue
-            for template in index.get((length, position, token), ()):
-                ident = id(template)
-                if ident in agree:
-                    agree[ident] += 1
-                else:
-                    agree[ident] = 1
-                    candidates[ident] = template
+            if token not in PLACEHOLDERS:
+                for template in get((length, position, token), ()):
+                    agree[template] = count(template, 0) + 1
         best: Template | None = None
         best_key = (0.0, 0)
-        for ident, words in agree.items():
-            template = candidates[ident]
+        for template, words in agree.items():
             if words < MIN_CONSTANT * template.words:
                 continue
             score = _similarity(template, tokens, words)
@@ -449,6 +451,8 @@ class TemplateTree:
 
     # -- bookkeeping --------------------------------------------------------------------
     def _unique_id(self, ident: str) -> str:
+        if ident not in self._templates and not self._legacy:
+            return ident
         taken = {legacy.template.id for legacy in self._legacy}
         if ident not in self._templates and ident not in taken:
             return ident
@@ -460,14 +464,15 @@ class TemplateTree:
     def _add(self, template: Template) -> None:
         self._templates[template.id] = template
         self._index_template(template)
-        while self.size > self.max_templates:
+        while len(self._templates) + len(self._legacy) > self.max_templates:
             self._evict()
 
     def _index_template(self, template: Template) -> None:
         length = len(template.tokens)
+        setdefault = self._index.setdefault
         for position, token in enumerate(template.tokens):
-            if token != WILDCARD and token not in PLACEHOLDERS:
-                self._index.setdefault((length, position, token), []).append(template)
+            if token not in PLACEHOLDERS:                       # (<*> is one)
+                setdefault((length, position, token), []).append(template)
 
     def _unindex(self, template: Template) -> None:
         length = len(template.tokens)
@@ -481,6 +486,7 @@ class TemplateTree:
                         del self._index[key]
 
     def _remove(self, template: Template) -> None:
+        self._removed = True
         del self._templates[template.id]
         self._unindex(template)
 
