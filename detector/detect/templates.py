@@ -193,6 +193,13 @@ def _learn(shape: bytes) -> tuple[tuple[Any, ...], bool]:
 
 def _mask_token(token: str) -> str:
     """``token`` masked (a token that is not in _token_cache), remembered."""
+    if token.isalpha():                    # a word: itself, or <*> for true, None…
+        masked = WILDCARD if token in _LITERALS else token
+        if token.lower() in _UNITS:
+            _quantity_cache.add(masked)
+        if len(token) <= 64:
+            _token_cache[token] = masked
+        return masked
     if token.isascii():
         spans, quantity = _shape_cache.get(shape := token.encode().translate(
             _NONZERO_DIGITS if "0x" in token or "0X" in token else _DIGITS)) or _learn(shape)
