@@ -1,14 +1,19 @@
 """Error message templates: masking what varies, and an online template miner.
 
-``mask`` splits a message's first line on white space once and rewrites each token
-through a cache (token → masked token): a token seen before costs one dict look-up.
-A new token goes through one combined expression that replaces the variable parts
-*inside* it — URLs, e-mail addresses, UUIDs, times, IPs and ``host:port``, paths,
-hex ids, numbers (``30546173_4261722401`` → ``<NUM>``, ``blk_-42`` → ``blk_<NUM>``) —
-and the value of a ``key=value`` pair (``<*>``). Words stay words, quoted ones too:
-only the words tell messages apart. That expression runs once per token *shape* (the
-token with its digits made alike, see ``_mask_token``): ``blk_-97`` is masked where
-``blk_-42`` was, without a pass.
+``mask`` splits a message's first line on white space and rewrites each token: one
+combined expression replaces the variable parts *inside* it — URLs, e-mail addresses,
+UUIDs, times, IPs and ``host:port``, paths, hex ids, numbers (``30546173_4261722401`` →
+``<NUM>``, ``blk_-42`` → ``blk_<NUM>``) — and the value of a ``key=value`` pair (``<*>``).
+Words stay words, quoted ones too: only the words tell messages apart.
+
+The masks cannot tell one ASCII digit from another (save a 0 before x: ``0x1f``), so
+what was learnt for one *shape* (digits made alike) holds for every token or line of
+that shape. Most lines cost a look-up or two in bounded caches: a line seen before; a
+line whose shape was seen, when its masked tokens hold no digit (``Receiving blk_-42
+from /10.0.0.7:80`` and ``Receiving blk_-97 from /10.2.0.9:44`` mask alike); else per
+token, a token seen before, or one whose shape was seen (its variable parts are at the
+same places). The expression runs once per new token shape, and only with the kinds
+whose characters the token holds. The caches are the module's: one thread at a time.
 
 :class:`TemplateTree` groups masked messages online, per token count:
 
@@ -28,7 +33,7 @@ token with its digits made alike, see ``_mask_token``): ``blk_-97`` is masked wh
 Memory per tree is bounded by ``max_templates``: at most that many templates (each
 at most ``MAX_TOKENS`` tokens), one index entry per constant token of each, and an
 exact-match cache of at most ``2 × max_templates`` masked messages. The module's
-token, shape and line caches are bounded too (cleared when full).
+caches are bounded too (cleared when full).
 """
 
 from __future__ import annotations
@@ -114,11 +119,7 @@ _MAY_VARY = re.compile(r"[\d/\\=@:]")
 _LITERALS = frozenset(("true", "false", "null", "nil", "True", "False", "None", "TRUE", "FALSE",
                        "NULL"))
 _PUNCTUATION = ",.;:!?()[]{}\"'"
-# The masks cannot tell one ASCII digit from another, except a 0 before x or X (``0x1f``):
-# tokens with the same *shape* (each digit made a 1, or each digit but 0 when the token
-# holds ``0x``) are masked at the same places, so a new token whose shape was seen costs
-# a translate and a dict look-up, not a pass of _VARIABLE (``blk_-42`` and ``blk_-97``,
-# ``10.0.0.7:80`` and ``10.2.0.9:44`` share a shape).
+# A shape: the ASCII bytes with each digit made a 1 (each but 0 when 0x or 0X is there).
 _DIGITS = bytes.maketrans(b"0123456789", b"1111111111")
 _NONZERO_DIGITS = bytes.maketrans(b"23456789", b"11111111")
 _TOKEN_CACHE_SIZE = 1 << 16
