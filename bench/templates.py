@@ -190,10 +190,10 @@ def score(miner: Miner, dataset: Dataset) -> Result:
 
 def timed(miner: Miner, messages: list[str]) -> float:
     for module in list(sys.modules.values()):      # cold caches: no run helps the next
-        for cache in ("_line_cache", "_token_cache"):
-            if isinstance(getattr(module, cache, None), dict) and \
-                    getattr(module, "__name__", "").startswith(("detector.", "templates_at_")):
-                getattr(module, cache).clear()
+        if getattr(module, "__name__", "").startswith(("detector.", "templates_at_")):
+            for name, cache in list(vars(module).items()):     # _token_cache, _line_cache…
+                if name.endswith("_cache") and isinstance(cache, dict | set):
+                    cache.clear()
     started = time.perf_counter()
     miner(messages)
     return time.perf_counter() - started

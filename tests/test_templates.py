@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from detector.decode.prefix import strip_prefix
+from detector.detect import templates
 from detector.detect.templates import TemplateTree, mask
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -44,6 +45,46 @@ def test_mask_reads_the_first_line_only_and_returns_a_fresh_list() -> None:
     first = mask("boom 1\n  File x.py")
     first.append("changed")
     assert mask("boom 1\n  File y.py") == ["boom", "<NUM>"]
+
+
+def _cold() -> None:
+    for name, cache in vars(templates).items():
+        if name.endswith("_cache") and isinstance(cache, dict | set):
+            cache.clear()
+
+
+def test_lines_and_tokens_of_one_shape_keep_their_own_digits() -> None:
+    _cold()
+    lines = ["open x86 worker_7 on u0 took 12 ms", "open x87 worker_9 on u1 took 99 ms",
+             "reg 0x1f at 1x1f", "reg 0x2e at 1x2e", "reg 1x1f at 0x1f", "id deadbeef01 ok",
+             "id deadbeef02 ok", "id 1234567890 ok", "Receiving blk_-42 src /10.0.0.7:80",
+             "Receiving blk_-97 src /10.2.0.9:44", "sent 1234 bytes (1.2 KB) at 12:01:02"]
+    warm = [mask(line) for line in lines + lines]
+    assert warm[1] == ["open", "x87", "worker_<NUM>", "on", "u1", "took", "<NUM>"]
+    assert warm[2] == ["reg", "<HEX>", "at", "1x1f"] and warm[4] == ["reg", "1x1f", "at", "<HEX>"]
+    assert warm[6] == ["id", "<HEX>", "ok"] and warm[7] == ["id", "<NUM>", "ok"]
+    assert warm[8] == warm[9] == ["Receiving", "blk_<NUM>", "src", "/<IP>"]
+    assert warm[10] == ["sent", "<NUM>", "at", "<TS>"]
+    for line, tokens in zip(lines + lines, warm, strict=True):       # as if seen first
+        _cold()
+        assert mask(line) == tokens, line
+
+
+def test_the_expression_runs_once_per_token_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    _cold()
+    calls: list[str] = []
+    spans = templates._spans
+    monkeypatch.setattr(templates, "_spans", lambda token: calls.append(token) or spans(token))
+    for n in range(200):
+        mask(f"Receiving blk_-{n}{n} size {n * 7}B from 10.0.{n % 9}.1 user u{n}")
+    assert len(calls) < 20
+
+
+def test_a_unit_seen_alone_still_makes_a_quantity() -> None:
+    _cold()
+    assert mask("ms") == ["ms"] and mask("KB) lost") == ["KB)", "lost"]
+    assert mask("took 12 ms; sent 3 bytes (1 KB) now") == ["took", "<NUM>;", "sent", "<NUM>",
+                                                            "now"]
 
 
 def match_all(messages: list[str]) -> tuple[TemplateTree, list[str]]:
@@ -184,3 +225,11 @@ def test_grouping_accuracy_on_loghub_does_not_regress() -> None:
     for name, floor in FLOORS.items():
         result = bench.score(miner, bench.load(data_dir, name))
         assert result.ga >= floor, (name, result.ga)
+
+
+def test_the_benchmark_times_cold_caches() -> None:
+    mask("warm 1 2 3 ms")
+    assert any(vars(templates)[name] for name in vars(templates) if name.endswith("_cache"))
+    bench.timed(lambda messages: [], [])
+    assert not any(cache for name, cache in vars(templates).items()
+                   if name.endswith("_cache") and isinstance(cache, dict | set))

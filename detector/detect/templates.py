@@ -1,12 +1,19 @@
 """Error message templates: masking what varies, and an online template miner.
 
-``mask`` splits a message's first line on white space once and rewrites each token
-through a cache (token → masked token): a token seen before costs one dict look-up.
-A new token goes through one combined expression that replaces the variable parts
-*inside* it — URLs, e-mail addresses, UUIDs, times, IPs and ``host:port``, paths,
-hex ids, numbers (``30546173_4261722401`` → ``<NUM>``, ``blk_-42`` → ``blk_<NUM>``) —
-and the value of a ``key=value`` pair (``<*>``). Words stay words, quoted ones too:
-only the words tell messages apart.
+``mask`` splits a message's first line on white space and rewrites each token: one
+combined expression replaces the variable parts *inside* it — URLs, e-mail addresses,
+UUIDs, times, IPs and ``host:port``, paths, hex ids, numbers (``30546173_4261722401`` →
+``<NUM>``, ``blk_-42`` → ``blk_<NUM>``) — and the value of a ``key=value`` pair (``<*>``).
+Words stay words, quoted ones too: only the words tell messages apart.
+
+The masks cannot tell one ASCII digit from another (save a 0 before x: ``0x1f``), so
+what was learnt for one *shape* (digits made alike) holds for every token or line of
+that shape. Most lines cost a look-up or two in bounded caches: a line seen before; a
+line whose shape was seen, when its masked tokens hold no digit (``Receiving blk_-42
+from /10.0.0.7:80`` and ``Receiving blk_-97 from /10.2.0.9:44`` mask alike); else per
+token, a token seen before, or one whose shape was seen (its variable parts are at the
+same places). The expression runs once per new token shape, and only with the kinds
+whose characters the token holds. The caches are the module's: one thread at a time.
 
 :class:`TemplateTree` groups masked messages online, per token count:
 
@@ -26,7 +33,7 @@ only the words tell messages apart.
 Memory per tree is bounded by ``max_templates``: at most that many templates (each
 at most ``MAX_TOKENS`` tokens), one index entry per constant token of each, and an
 exact-match cache of at most ``2 × max_templates`` masked messages. The module's
-token and line caches are bounded too (cleared when full).
+caches are bounded too (cleared when full).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import hashlib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from detector.decode.prefix import strip_prefix
@@ -50,23 +58,58 @@ MAX_CHARS = 1000
 SNAPSHOT_VERSION = 2
 
 # -- masking ----------------------------------------------------------------------------
-_VARIABLE = re.compile(
-    r"(?P<kv>(?<=[A-Za-z0-9_]=)[^\s=,;)\]}]+)"
-    r"|(?<![A-Za-z0-9])(?:"                 # a variable starts where a word does (fast)
-    r"(?P<url>[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+)"
-    r"|(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
-    r"|(?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
-    r"|(?P<ts>\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"
-    r"|(?<![\w:])\d\d:\d\d:\d\d(?:[.,]\d+)?(?![\w:]))"
-    r"|(?P<ip>(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\w.])"
-    r"|(?<![\w:.])[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}(?![\w:.]))"
-    r"|(?P<host>(?<![\w.-])[a-z0-9-]+(?:\.[a-z0-9-]+)+:\d{1,5}(?![\w.]))"
-    r"|(?P<path>(?<![\w.:/\\])(?:[A-Za-z]:)?(?:[\\/][^\\/\s\"'<>,;()\[\]{}|]+){2,}[\\/]?)"
-    r"|(?P<hex>(?<![A-Za-z0-9])(?:0[xX][0-9a-fA-F]+|(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])"
-    r"[0-9a-fA-F]{6,})(?![A-Za-z0-9]))"
-    r"|(?P<num>(?<![A-Za-z0-9])[-+]?\d+(?:[.,:_/-]\d+)*(?![A-Za-z0-9]))"
-    r"|(?P<literal>(?<![\w.-])(?:true|false|null|nil|True|False|None|TRUE|FALSE|NULL)"
-    r"(?![\w-])))")
+# The variable parts inside a token, in order of preference at one place, each with the
+# characters it cannot match without (possessive where backtracking cannot help).
+_KINDS = (
+    ("kv", "=", r"(?<=[A-Za-z0-9_]=)[^\s=,;)\]}]+"),
+    ("url", "://", r"[A-Za-z][A-Za-z0-9+.-]*+://[^\s\"'<>]+"),
+    ("email", "@", r"[\w.+-]++@[\w-]++(?:\.[\w-]+)+"),
+    ("uuid", "-",
+     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
+    ("ts", "-", r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"),
+    ("ts", ":", r"(?<![\w:])\d\d:\d\d:\d\d(?:[.,]\d+)?(?![\w:])"),
+    ("ip", ".", r"(?<![\w.])\d{1,3}+(?:\.\d{1,3}+){3}(?::\d{1,5})?(?![\w.])"),
+    ("ip", ":", r"(?<![\w:.])[0-9a-fA-F]{0,4}+(?::[0-9a-fA-F]{0,4}+){2,7}+(?![\w:.])"),
+    ("host", ":", r"(?<![\w.-])[a-z0-9-]++(?:\.[a-z0-9-]++)++:\d{1,5}+(?![\w.])"),
+    ("path", "/", r"(?<![\w.:/\\])(?:[A-Za-z]:)?(?:[\\/][^\\/\s\"'<>,;()\[\]{}|]++){2,}[\\/]?"),
+    ("hex", "", r"(?<![A-Za-z0-9])(?:0[xX][0-9a-fA-F]++|(?=[0-9a-fA-F]*[0-9])"
+     r"(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{6,}+)(?![A-Za-z0-9])"),
+    ("num", "", r"(?<![A-Za-z0-9])[-+]?\d+(?:[.,:_/-]\d+)*(?![A-Za-z0-9])"),
+    ("literal", "", r"(?<![\w.-])(?:true|false|null|nil|True|False|None|TRUE|FALSE|NULL)"
+     r"(?![\w-])"),
+)
+_NEEDS = ("=", "://", "@", "-", ":", ".", "/")          # a path may use \ too (see _variable)
+
+
+def _expression(present: tuple[bool, ...]) -> re.Pattern[str]:
+    """The kinds of _KINDS that can occur in a token holding the ``present`` ones of
+    _NEEDS, as one expression: leaving out a kind that cannot match changes nothing."""
+    have = dict(zip(_NEEDS, present, strict=True))
+    groups: dict[str, list[str]] = {}
+    for kind, needs, expression in _KINDS:
+        if not needs or have[needs]:
+            groups.setdefault(kind, []).append(expression)
+    kv = groups.pop("kv", None)
+    words = "|".join(f"(?P<{kind}>{'|'.join(alternatives)})"
+                     for kind, alternatives in groups.items())
+    text = f"(?<![A-Za-z0-9])(?:{words})"   # a variable starts where a word does (fast)
+    return re.compile(f"(?P<kv>{kv[0]})|{text}" if kv else text)
+
+
+_VARIABLE = _expression((True,) * len(_NEEDS))
+_expressions: dict[tuple[bool, ...], re.Pattern[str]] = {}
+
+
+def _variable(token: str) -> re.Pattern[str]:
+    """_VARIABLE without the kinds that cannot occur in ``token`` (faster)."""
+    present = ("=" in token, "://" in token, "@" in token, "-" in token, ":" in token,
+               "." in token, "/" in token or "\\" in token)
+    expression = _expressions.get(present)
+    if expression is None:
+        expression = _expressions[present] = _expression(present)
+    return expression
+
+
 _PLACEHOLDER = {"url": "<URL>", "email": "<EMAIL>", "uuid": "<UUID>", "ts": "<TS>",
                 "ip": "<IP>", "host": "<HOST>", "path": "<PATH>", "hex": "<HEX>",
                 "num": "<NUM>", "literal": WILDCARD, "kv": WILDCARD}
@@ -76,54 +119,155 @@ _MAY_VARY = re.compile(r"[\d/\\=@:]")
 _LITERALS = frozenset(("true", "false", "null", "nil", "True", "False", "None", "TRUE", "FALSE",
                        "NULL"))
 _PUNCTUATION = ",.;:!?()[]{}\"'"
+# A shape: the ASCII bytes with each digit made a 1 (each but 0 when 0x or 0X is there).
+_DIGITS = bytes.maketrans(b"0123456789", b"1111111111")
+_NONZERO_DIGITS = bytes.maketrans(b"23456789", b"11111111")
 _TOKEN_CACHE_SIZE = 1 << 16
+_SHAPE_BYTES = 1 << 22                  # at most so many bytes of shapes kept
 _LINE_CACHE_SIZE = 1 << 13
-_token_cache: dict[str, str] = {}
+_token_cache: dict[str, str] = {}       # token → masked token
+_shape_cache: dict[bytes, tuple[tuple[Any, ...], bool]] = {}    # shape → _recipe(shape)
+_shape_bytes = 0
+# The masked tokens in _token_cache (and more) that _may_quantify: a line without any
+# is left alone by _quantities (emptied with _token_cache).
+_quantity_cache: set[str] = set()
 _line_cache: dict[str, tuple[str, ...]] = {}
+# An ASCII line's shape (as a token's) → its masked tokens when they hold no digit (then
+# every line of that shape has them), else (): "Receiving blk_<NUM> from /<IP>" is
+# masked once per shape, not once per line.
+_line_shape_cache: dict[bytes, tuple[str, ...]] = {}
+_DIGIT = re.compile(r"[0-9]")
 
 
-def _replace(match: re.Match[str]) -> str:
-    kind = match.lastgroup
-    return _PLACEHOLDER[kind] if kind is not None else match.group()
-
-
-def _mask_token(token: str) -> str:
+def _spans(token: str) -> tuple[Any, ...]:
+    """Where ``token`` is masked: (start, end, placeholder) flattened, in order."""
     core = token.strip(_PUNCTUATION)
     if core.isdigit():                     # most variable tokens: a number, maybe (wrapped),
         start = token.index(core)
-        masked = f"{token[:start]}<NUM>{token[start + len(core):]}"
-    elif core in _LITERALS or _MAY_VARY.search(token) is not None:
-        masked = _VARIABLE.sub(_replace, token)
+        return (start, start + len(core), "<NUM>")
+    if core in _LITERALS or _MAY_VARY.search(token) is not None:
+        spans: list[Any] = []
+        for match in _variable(token).finditer(token):
+            kind = match.lastgroup
+            if kind is not None:
+                spans += (match.start(), match.end(), _PLACEHOLDER[kind])
+        return tuple(spans)
+    return ()
+
+
+def _splice(token: str, spans: tuple[Any, ...]) -> str:
+    """``token`` with its spans replaced (see _spans)."""
+    pieces: list[str] = []
+    last = 0
+    for index in range(0, len(spans), 3):
+        pieces += (token[last:spans[index]], spans[index + 2])
+        last = spans[index + 1]
+    pieces.append(token[last:])
+    return "".join(pieces)
+
+
+def _may_quantify(masked: str) -> bool:
+    """Whether a masked token can make _quantities change a line: a unit (``ms``, ``KB),``),
+    a number and its size in parentheses (``(<NUM>)``…), a number after one of ``<>~=``.
+    Digits other than those of placeholders never count: a token and its shape agree."""
+    return (masked.rstrip(")],;:.").lower() in _UNITS or masked.startswith("(<NUM>)")
+            or (masked[0] in "<>~=" and not masked.startswith("<NUM>") and "<NUM>" in masked))
+
+
+def _recipe(token: str) -> tuple[tuple[Any, ...], bool]:
+    """How to mask ``token`` (or a token of its shape): its spans, and _may_quantify."""
+    spans = _spans(token)
+    return spans, _may_quantify(_splice(token, spans) if spans else token)
+
+
+def _learn(shape: bytes) -> tuple[tuple[Any, ...], bool]:
+    """_recipe for a shape not in _shape_cache, remembered."""
+    global _shape_bytes
+    recipe = _recipe(shape.decode())
+    if len(_shape_cache) >= _TOKEN_CACHE_SIZE or _shape_bytes >= _SHAPE_BYTES:
+        _shape_cache.clear()
+        _shape_bytes = 0
+    _shape_cache[shape] = recipe
+    _shape_bytes += len(shape)
+    return recipe
+
+
+def _mask_token(token: str) -> str:
+    """``token`` masked (a token that is not in _token_cache), remembered."""
+    if token.isalpha():                    # a word: itself, or <*> for true, None…
+        masked = WILDCARD if token in _LITERALS else token
+        if token.lower() in _UNITS:
+            _quantity_cache.add(masked)
+        if len(token) <= 64:
+            _token_cache[token] = masked
+        return masked
+    if token.isascii():
+        spans, quantity = _shape_cache.get(shape := token.encode().translate(
+            _NONZERO_DIGITS if "0x" in token or "0X" in token else _DIGITS)) or _learn(shape)
     else:
+        spans, quantity = _recipe(token)
+    if not spans:
         masked = token
+    elif len(spans) == 3:
+        masked = token[:spans[0]] + spans[2] + token[spans[1]:]
+    else:
+        masked = _splice(token, spans)
+    if quantity:
+        _quantity_cache.add(masked)
     if len(token) <= 64:
-        if len(_token_cache) >= _TOKEN_CACHE_SIZE:
-            _token_cache.clear()
         _token_cache[token] = masked
     return masked
 
 
 def mask(message: str) -> list[str]:
     """The tokens of ``message``'s first line, their variable parts replaced by placeholders."""
-    newline = message.find("\n")
-    text = message[:newline] if newline >= 0 else message
-    if len(text) > MAX_CHARS:
-        text = text[:MAX_CHARS]
-    cached = _line_cache.get(text)
+    cached = _line_cache.get(message)        # (its keys are first lines: message is one)
     if cached is not None:
         return list(cached)
+    text = message.partition("\n")[0] if "\n" in message else message
+    if len(text) > 512:                    # not remembered
+        return _mask_line(text[:MAX_CHARS])
+    if text is not message:
+        cached = _line_cache.get(text)
+        if cached is not None:
+            return list(cached)
+    if len(_line_cache) >= _LINE_CACHE_SIZE:
+        _line_cache.clear()
+    if not text.isascii():
+        tokens = _mask_line(text)
+        _line_cache[text] = tuple(tokens)
+        return tokens
+    shape = text.encode().translate(_NONZERO_DIGITS if "0x" in text or "0X" in text
+                                    else _DIGITS)
+    cached = _line_shape_cache.get(shape)
+    if cached:                             # a line of this shape, its tokens without digits
+        _line_cache[text] = cached
+        return list(cached)
+    tokens = _mask_line(text)
+    cached = _line_cache[text] = tuple(tokens)
+    if len(_line_shape_cache) >= _LINE_CACHE_SIZE:
+        _line_shape_cache.clear()
+    _line_shape_cache[shape] = () if _DIGIT.search(" ".join(tokens)) else cached
+    return tokens
+
+
+def _mask_line(text: str) -> list[str]:
+    if len(_token_cache) >= _TOKEN_CACHE_SIZE or len(_quantity_cache) >= _TOKEN_CACHE_SIZE:
+        _token_cache.clear()            # (never within a line: see _quantity_cache)
+        _quantity_cache.clear()
     raw = text.split()
-    get = _token_cache.get
-    tokens = [get(token) or _mask_token(token) for token in raw]
+    tokens = list(map(_token_cache.get, raw, repeat("")))     # "" when not cached yet
+    misses = tokens.count("")
+    if misses:
+        index = -1
+        for _ in range(misses):
+            index = tokens.index("", index + 1)
+            tokens[index] = _mask_token(raw[index])
     if "<TS>" in tokens:
         tokens = _dates(raw, tokens)
-    if _QUANTITY.search(text) is not None:
-        tokens = _quantities(tokens)
+    if not _quantity_cache.isdisjoint(tokens) and _QUANTITY.search(text) is not None:
+        tokens = _quantities(tokens, _quantity_cache)
     del tokens[MAX_TOKENS:]
-    if len(text) <= 512:
-        if len(_line_cache) >= _LINE_CACHE_SIZE:
-            _line_cache.clear()
-        _line_cache[text] = tuple(tokens)
     return tokens
 
 
@@ -177,9 +321,16 @@ _QUANTITY = re.compile(
 _WRAPPED = re.compile(r"([(\[<~>=]*)<NUM>([)\],;:.]*)")
 
 
-def _quantities(tokens: list[str]) -> list[str]:
+def _quantities(tokens: list[str], may: set[str] | None = None) -> list[str]:
+    """``tokens`` with each number and its unit made one token. ``may`` holds at least the
+    tokens of ``tokens`` that _may_quantify (all others are kept as they are)."""
+    if may is None:
+        may = {token for token in tokens if _may_quantify(token)}
     out: list[str] = []
     for token in tokens:
+        if token not in may:
+            out.append(token)
+            continue
         wrapped = _WRAPPED.fullmatch(token) if "<NUM>" in token else None
         if wrapped is not None and wrapped.group(1) and not wrapped.group(1).strip("<>~="):
             token = "<NUM>" + wrapped.group(2)          # <1, ~5, >=3: a number
@@ -212,7 +363,7 @@ class Template:
 
 
 def _words(tokens: list[str]) -> int:
-    return sum(1 for token in tokens if token not in PLACEHOLDERS)
+    return len([token for token in tokens if token not in PLACEHOLDERS])
 
 
 def _new_id(tokens: list[str]) -> str:
@@ -228,6 +379,7 @@ class TemplateTree:
         self._index: dict[tuple[int, int, str], list[Template]] = {}  # (length, pos, token)
         self._exact: dict[tuple[str, ...], Template] = {}
         self._legacy: list[_Legacy] = []
+        self._removed = False       # _exact may hold removed templates (ids can be reborn)
 
     @property
     def size(self) -> int:
@@ -238,8 +390,12 @@ class TemplateTree:
         """The template of ``tokens`` (widened if need be), and whether it is new."""
         key = tuple(tokens)
         template = self._exact.get(key)
-        if template is not None and self._templates.get(template.id) is template:
-            self._seen(template, when)
+        if template is not None and (not self._removed or
+                                     self._templates.get(template.id) is template):
+            template.count += 1                                  # self._seen, inlined
+            if when > template.last_seen:
+                template.last_seen = when
+            self._templates.move_to_end(template.id)
             return template, False
         template = self._best(tokens)
         if template is not None:
@@ -258,23 +414,16 @@ class TemplateTree:
 
     def _best(self, tokens: list[str]) -> Template | None:
         length = len(tokens)
-        index = self._index
-        agree: dict[int, int] = {}
-        candidates: dict[int, Template] = {}
+        get = self._index.get
+        agree: dict[Template, int] = {}        # by identity (eq=False), first seen first
+        count = agree.get
         for position, token in enumerate(tokens):
-            if token in PLACEHOLDERS:
-                continue
-            for template in index.get((length, position, token), ()):
-                ident = id(template)
-                if ident in agree:
-                    agree[ident] += 1
-                else:
-                    agree[ident] = 1
-                    candidates[ident] = template
+            if token not in PLACEHOLDERS:
+                for template in get((length, position, token), ()):
+                    agree[template] = count(template, 0) + 1
         best: Template | None = None
         best_key = (0.0, 0)
-        for ident, words in agree.items():
-            template = candidates[ident]
+        for template, words in agree.items():
             if words < MIN_CONSTANT * template.words:
                 continue
             score = _similarity(template, tokens, words)
@@ -310,6 +459,8 @@ class TemplateTree:
 
     # -- bookkeeping --------------------------------------------------------------------
     def _unique_id(self, ident: str) -> str:
+        if ident not in self._templates and not self._legacy:
+            return ident
         taken = {legacy.template.id for legacy in self._legacy}
         if ident not in self._templates and ident not in taken:
             return ident
@@ -321,14 +472,15 @@ class TemplateTree:
     def _add(self, template: Template) -> None:
         self._templates[template.id] = template
         self._index_template(template)
-        while self.size > self.max_templates:
+        while len(self._templates) + len(self._legacy) > self.max_templates:
             self._evict()
 
     def _index_template(self, template: Template) -> None:
         length = len(template.tokens)
+        setdefault = self._index.setdefault
         for position, token in enumerate(template.tokens):
-            if token != WILDCARD and token not in PLACEHOLDERS:
-                self._index.setdefault((length, position, token), []).append(template)
+            if token not in PLACEHOLDERS:                       # (<*> is one)
+                setdefault((length, position, token), []).append(template)
 
     def _unindex(self, template: Template) -> None:
         length = len(template.tokens)
@@ -342,6 +494,7 @@ class TemplateTree:
                         del self._index[key]
 
     def _remove(self, template: Template) -> None:
+        self._removed = True
         del self._templates[template.id]
         self._unindex(template)
 
