@@ -65,6 +65,10 @@ def logfmt_fields(text: str) -> dict[str, str] | None:
         if match is None:
             break
         value = match.group(2)
+        if not value and text[match.end(2):match.end(2) + 1] == '"':
+            # a quote never closed (a line cut short): the value is the rest of the line
+            fields.setdefault(match.group(1), _unquote(text[match.end(2) + 1:]))
+            break
         if value[:1] == '"':
             value = _unquote(value[1:-1])
         fields.setdefault(match.group(1), value)

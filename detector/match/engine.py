@@ -54,10 +54,11 @@ class Match:
 # Priorities of knowledge-base evidence, among the packs' (default 100; the generic
 # traceback pattern 10): a known exception type below a library's own wording and its
 # codes, a name that only says what it is about below that, an exception of no known
-# kind (or one that is just a bug: KeyError) below the traceback pattern, whose summary
-# names the frame.
+# kind below the traceback pattern, whose summary names the frame; a known bug-shaped type
+# (KeyError) above it and above a framework's "500" line, which it explains.
 KNOWLEDGE_PRIORITY = {EXACT: 80, BARE: 78, HEURISTIC: 60}
 UNKNOWN_PRIORITY = 8
+BUG_PRIORITY = 30          # a known bug-shaped type (KeyError, NullPointerException)
 # An info or debug line is trouble only by a wording that settles it (this priority and
 # above): a code or a generic phrase on such a line reports a retry that worked, a
 # setting, a count ("HTTP 504 retried successfully", "timeout=30").
@@ -281,8 +282,7 @@ class Engine:
             pattern = by_class.get(cls)
             if pattern is None:                 # the class is disabled
                 continue
-            priority = (UNKNOWN_PRIORITY if cls == "unhandled_exception"
-                        else KNOWLEDGE_PRIORITY[seen.how])
+            priority = _priority(cls, seen.how, seen.cls)
             line_start = text.rfind("\n", 0, seen.position) + 1
             if best is None or priority > best[0] or (priority == best[0]
                                                       and line_start > best[1]):
@@ -302,8 +302,7 @@ class Engine:
             for seen in knowledge.exceptions(event.text):
                 cls = "unhandled_exception" if seen.cls == GENERIC else seen.cls
                 if cls in by_class:
-                    priority = (UNKNOWN_PRIORITY if cls == "unhandled_exception"
-                                else KNOWLEDGE_PRIORITY[seen.how])
+                    priority = _priority(cls, seen.how, seen.cls)
                     found.append((priority, cls, seen.reason()))
         quiet = 0 < event.level <= INFO
         for ident in sorted(i for i in event.candidates if i < self._count):
@@ -383,6 +382,13 @@ class Engine:
             if match is not None:
                 return match
         return None
+
+
+def _priority(cls: str, how: str, known: str) -> int:
+    """The priority of an exception type as evidence (see the bands in docs/patterns.md)."""
+    if cls != "unhandled_exception":
+        return KNOWLEDGE_PRIORITY[how]
+    return BUG_PRIORITY if known != GENERIC and how in (EXACT, BARE) else UNKNOWN_PRIORITY
 
 
 def event_may_repeat(text: str, match: regex.Match[str]) -> bool:

@@ -54,8 +54,9 @@ def _raised(line: str, start: int, end: int) -> bool:
     rest = line[end:end + 2]
     if rest[:1] == ":" and rest != "::":
         return True
-    if not line[end:].strip():
-        return True
+    if not line[end:].strip():          # ends the line: qualified, or the line's only word
+        name = line[start:end]
+        return "." in name or not line[:start].strip()
     return line[max(0, start - 8):start].endswith("<class '") and rest[:1] == "'"
 # Lines that quote source code or stack frames: never where a raised type is named.
 _CODE_LINE = re.compile(r"^\s+(?:File \"|at |raise |return |await |except |\^|~|\d+\s*\|)")
@@ -100,7 +101,7 @@ class KnowledgeBase:
         # the end of the line.
         self.finder = re.compile(
             rf"(?<![\w$.\\:])(?P<name>{alternatives})"
-            r"(?=\s*(?::(?!:)|\(|'|\"|>|\]|,|;|\s-\s|$))", re.M)
+            r"(?=\s*(?::(?!:)|\(|'|\"|>|\]|,|;|\s-\s|$)|\s+at\s+/)", re.M)
 
     def prefilter(self) -> bytes:
         """A byte expression for the multi-pattern prefilter: every line that may name an

@@ -31,13 +31,25 @@ _ERE_CATEGORY = {
 
 class _Ere:
     def seq(self, items: list[tuple[Any, Any]], ignore: bool) -> str:
-        return "".join(self.item(op, arg, ignore) for op, arg in items)
+        rendered = [self.item(op, arg, ignore) for op, arg in items]
+        for index, (op, arg) in enumerate(items):
+            if op is C.AT and arg in (C.AT_BOUNDARY, C.AT_NON_BOUNDARY):
+                # In the C locale a letter beyond ASCII is bytes, not a word character: a
+                # word boundary beside one cannot be kept (dropping it widens the match).
+                near = "".join(rendered[max(0, index - 1):index + 2])
+                if not near.isascii():
+                    rendered[index] = ""
+        return "".join(rendered)
 
     def item(self, op: Any, arg: Any, ignore: bool) -> str:
         if op is C.LITERAL:
             variants = _cases(chr(arg), ignore)
             if len(variants) > 1:
-                return "[" + "".join(variants) + "]"
+                if all(v.isascii() for v in variants):
+                    return "[" + "".join(variants) + "]"
+                # grep in the C locale reads bytes: a bracket would take a multi-byte
+                # letter apart, an alternation keeps its bytes together
+                return "(" + "|".join(variants) + ")"
             char = variants[0]
             return "\\" + char if char in _ERE_SPECIAL else char
         if op is C.NOT_LITERAL:
@@ -103,6 +115,13 @@ class _Ere:
             return "."
         if not parts:
             return "." if negate else "[^[:print:][:cntrl:]]"
+        wide = [p for p in parts if len(p) == 1 and not p.isascii()]
+        if wide:
+            if negate:
+                return "."            # no byte-wise spelling of "not these letters": widen
+            parts = [p for p in parts if p not in wide]
+            rest = [self.klass([(C.LITERAL, ord(p))], False) for p in parts] if parts else []
+            return "(" + "|".join([*rest, *wide]) + ")"
         # ']' must come first in a bracket expression and '-' last.
         body = "".join(sorted(parts, key=lambda p: (p != "]", p == "^", p == "-")))
         if body == "^":

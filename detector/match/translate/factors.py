@@ -30,7 +30,8 @@ def _char_of(item: tuple[Any, Any]) -> str | None:
     """The one (lower-cased) character ``item`` stands for, if it is a single letter."""
     op, arg = item
     if op is C.LITERAL:
-        return chr(arg).lower()
+        char = chr(arg)
+        return char.lower() if char.isascii() else char     # bytes.lower() is ASCII-only
     if op is C.IN and len(arg) == 2 and all(m[0] is C.LITERAL for m in arg):
         a, b = chr(arg[0][1]), chr(arg[1][1])
         if a.lower() == b.lower():
@@ -46,20 +47,59 @@ def _better(a: set[str] | None, b: set[str] | None) -> set[str] | None:
     return a if (min(map(len, a)), -len(a)) >= (min(map(len, b)), -len(b)) else b
 
 
-def _seq_factors(items: list[tuple[Any, Any]]) -> set[str] | None:
-    best: set[str] | None = None
-    run = ""
+MAX_ALTERNATIVES = 64
+
+
+def _exact(item: tuple[Any, Any]) -> set[str] | None:
+    """Every string ``item`` can match, when it is a few literal alternatives (how the
+    prefilter writes a non-ASCII character: its UTF-8 bytes, or its JSON escape)."""
+    op, arg = item
+    char = _char_of(item)
+    if char is not None:
+        return {char}
+    if op is C.SUBPATTERN:
+        return _exact_seq(list(arg[3].data))
+    if op is C.BRANCH:
+        union: set[str] = set()
+        for branch in arg[1]:
+            found = _exact_seq(list(branch.data))
+            if found is None:
+                return None
+            union |= found
+        return union if len(union) <= MAX_ALTERNATIVES else None
+    return None
+
+
+def _exact_seq(items: list[tuple[Any, Any]]) -> set[str] | None:
+    strings = {""}
     for item in items:
-        char = _char_of(item)
-        if char is not None:
-            run += char
+        found = _exact(item)
+        if found is None or len(strings) * len(found) > MAX_ALTERNATIVES:
+            return None
+        strings = {a + b for a in strings for b in found}
+    return strings
+
+
+def _seq_factors(items: list[tuple[Any, Any]]) -> set[str] | None:
+    """The best set of factors one of which every match of ``items`` holds: runs of
+    consecutive literal items (with their alternatives multiplied out: a Cyrillic word
+    is a run of two-byte alternatives), or what one item requires."""
+    best: set[str] | None = None
+    run: set[str] = {""}
+    for item in items:
+        exact = _exact(item)
+        if exact is not None and len(run) * len(exact) <= MAX_ALTERNATIVES:
+            run = {a + b for a in run for b in exact}
             continue
-        if run:
-            best = _better(best, {run})
-            run = ""
+        if run != {""}:
+            best = _better(best, run)
+        run = {""}
+        if exact is not None:
+            run = exact
+            continue
         best = _better(best, _item_factors(item))
-    if run:
-        best = _better(best, {run})
+    if run != {""}:
+        best = _better(best, run)
     return best
 
 
