@@ -25,6 +25,7 @@ from detector.replay.report import CSS, KIND_COLOURS, SEVERITY_COLOURS
 __all__ = ["StatusView", "render_status"]
 
 WIDTH, HEIGHT = 880, 110
+RESOLVED_SHOWN = 15
 LEFT, RIGHT, TOP, BOTTOM = 56, 10, 8, 20
 EXTRA_CSS = """
 .ok{color:#15803d;font-weight:600} .bad{color:#b91c1c;font-weight:600}
@@ -89,14 +90,19 @@ def render_status(view: StatusView) -> str:
         _health(view, health_class),
         "<h2>Open incidents</h2>", _incidents([(e, why, "open") for e, why in view.open],
                                               view.now, empty="No open incidents."),
-        "<h2>Resolved in the last 24 hours</h2>",
-        _incidents([(r.event, r.silenced, "resolved") for r in view.resolved], view.now,
-                   empty="Nothing resolved in the last 24 hours."),
         "<h2>Silences</h2>", _silences(view.silences, view.now),
         "<h2>Maintenance windows</h2>", _maintenance(view.maintenance, view.now),
-        "<h2>Sources</h2>", _sources(view.health),
         "<h2>Events per minute, by service (last 3 hours)</h2>", _charts(view),
+        "<h2>Sources</h2>", _sources(view.health),
+        "<h2>Resolved in the last 24 hours</h2>",
+        _incidents([(r.event, r.silenced, "resolved") for r in view.resolved[:RESOLVED_SHOWN]],
+                   view.now, empty="Nothing resolved in the last 24 hours."),
     ]
+    if len(view.resolved) > RESOLVED_SHOWN:
+        body.append(f'<p class="muted">{len(view.resolved) - RESOLVED_SHOWN} more: '
+                    '<a href="/incidents?state=resolved&amp;since=24h">/incidents?state='
+                    "resolved&amp;since=24h</a>, or <code>detector incidents list --state "
+                    "resolved --since 24h</code></p>")
     uptime = _ago(view.now - view.started)
     return ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
             '<meta http-equiv="refresh" content="30">'
@@ -223,8 +229,9 @@ def _charts(view: StatusView) -> str:
     for service in services:
         series = view.activity.series(service, view.now)
         total = sum(n for _, n, _ in series)
-        panels.append(f'<div class="panel"><h3>{_e(service)}</h3><p>{total:,} events in the '
-                      f"last 3 hours</p>{_chart(series, marks.get(service, []))}</div>")
+        panels.append(f'<div class="panel"><h3>{_e(service)}</h3><p>'
+                      f"{total:,} {'event' if total == 1 else 'events'} in the last 3 hours"
+                      f"</p>{_chart(series, marks.get(service, []))}</div>")
     return legend + "".join(panels)
 
 
