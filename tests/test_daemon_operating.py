@@ -102,6 +102,7 @@ def test_a_silence_from_the_command_line_survives_kill_9_and_ends_by_itself(
         wait_until(lambda: incidents(running), what="the incident")
         running.kill()                                          # kill -9 while it is held
         running.start()
+        wait_until(lambda: incidents(running), what="the incident again (read again, or kept)")
         (held,) = incidents(running)
         assert held["silenced"] == silence_id
         write(log, LOCK.format(stamp=stamp(), n=2))             # another, also silenced

@@ -61,7 +61,7 @@ from detector.model import EventName, IncidentEvent
 from detector.notify import build_notifiers
 from detector.notify.dispatcher import Dispatcher
 from detector.notify.outbox import Outbox
-from detector.notify.silences import Gate
+from detector.notify.silences import Gate, SilenceStore
 from detector.runbooks import Runbooks
 from detector.sources import Source, build_source
 from detector.sources.base import Batch
@@ -101,7 +101,10 @@ def _open_state(config: Config) -> tuple[StateDir, Outbox]:
         probe = where / f".write-test-{__version__}"
         probe.write_bytes(b"")
         probe.unlink()
-        return state, Outbox.in_state_dir(where)
+        outbox = Outbox.in_state_dir(where)
+        SilenceStore(outbox.db)              # their tables, created now or said now
+        History(outbox.db)
+        return state, outbox
     except (OSError, sqlite3.Error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise UserError(f"state directory {where}: {reason} (set [state] dir, or "
