@@ -15,6 +15,7 @@ from detector.match.engine import Engine, build_engine
 from detector.match.knowledge import knowledge_files, load_classes, load_knowledge
 from detector.match.packs import Pattern, load_packs, shipped_packs_dir
 from detector.pipeline import Pipeline, Sink
+from detector.runbooks import Runbooks
 
 __all__ = ["build_pipeline", "cache_dir", "load_patterns", "make_engine"]
 
@@ -67,4 +68,5 @@ def build_pipeline(config: Config, engine: Engine, sink: Sink, *, live: bool,
         detectors.append(RateDetector(detect, record_series=record_series))
     if detect.novelty:
         detectors.append(NoveltyDetector(detect))
-    return Pipeline(engine, tracker, clock, sink, detectors)
+    return Pipeline(engine, tracker, clock, sink, detectors,
+                    Runbooks(engine.patterns, engine.by_class, config.runbooks))

@@ -86,12 +86,70 @@ def _parser() -> argparse.ArgumentParser:
     listing = outbox_commands.add_parser("list", parents=[with_config],
                                          help="what waits in the outbox")
     listing.add_argument("--dead", action="store_true", help="only dead letters")
-    for action, text in (("retry", "send dead letters again"),
+    for action, text in (("retry", "send dead letters again (--pending: and pending "
+                                   "items now)"),
                          ("purge", "delete dead letters")):
         sub = outbox_commands.add_parser(action, parents=[with_config], help=text)
         sub.add_argument("ids", nargs="*", type=int, metavar="ID")
         sub.add_argument("--all", action="store_true", dest="all_items",
                          help="every dead letter")
+        if action == "retry":
+            sub.add_argument("--pending", action="store_true",
+                             help="pending items waiting out a backoff: try them now")
+
+    silence = commands.add_parser(
+        "silence", help="silences: matching incidents are tracked and shown, not sent",
+        description="Silences, as Alertmanager's: incidents whose class, service and pattern "
+                    "match (globs) are tracked, counted and shown (marked silenced) but not "
+                    "sent; when a silence ends while its incident is open, it is sent then.")
+    silence_commands = silence.add_subparsers(dest="silence_command", metavar="ACTION")
+    silence_commands.required = True
+    adding = silence_commands.add_parser("add", parents=[with_config], help="add a silence")
+    adding.add_argument("--class", dest="classes", action="append", default=[],
+                        metavar="CLASS", help="incident class (glob; repeat for several)")
+    adding.add_argument("--service", dest="services", action="append", default=[],
+                        metavar="SERVICE", help="service (glob, e.g. 'worker-*')")
+    adding.add_argument("--pattern", dest="patterns", action="append", default=[],
+                        metavar="PATTERN", help="pattern id (glob)")
+    span = adding.add_mutually_exclusive_group(required=True)
+    span.add_argument("--for", dest="duration", metavar="DURATION",
+                      help="how long: 30m, 2h, 1d")
+    span.add_argument("--until", metavar="TIME", help="until when: 2026-12-01T18:00 (UTC "
+                                                      "unless it says)")
+    adding.add_argument("--comment", default="", help="why (shown with the silence)")
+    adding.add_argument("--author", help="who (default: the user running the command)")
+    listing = silence_commands.add_parser("list", parents=[with_config],
+                                          help="active and pending silences")
+    listing.add_argument("--expired", action="store_true",
+                         help="also those that ended in the last week")
+    expiring = silence_commands.add_parser("expire", parents=[with_config],
+                                           help="end silences now")
+    expiring.add_argument("ids", nargs="+", metavar="ID")
+
+    incidents = commands.add_parser("incidents", help="the incident history")
+    incident_commands = incidents.add_subparsers(dest="incidents_command", metavar="ACTION")
+    incident_commands.required = True
+    listing = incident_commands.add_parser("list", parents=[with_config],
+                                           help="incidents, most recently seen first")
+    listing.add_argument("--state", choices=("open", "resolved", "all"), default="all")
+    listing.add_argument("--since", metavar="DURATION",
+                         help="seen within this long: 30m, 24h, 7d")
+    listing.add_argument("--class", dest="cls", metavar="CLASS")
+    listing.add_argument("--service", metavar="SERVICE")
+    showing = incident_commands.add_parser("show", parents=[with_config],
+                                           help="one incident, samples and runbook included")
+    showing.add_argument("id", metavar="ID", help="an incident id (or its start)")
+
+    notify = commands.add_parser("notify", help="notifications")
+    notify_commands = notify.add_subparsers(dest="notify_command", metavar="ACTION")
+    notify_commands.required = True
+    testing = notify_commands.add_parser(
+        "test", parents=[with_config],
+        help="send a marked test incident through each notifier, print each answer",
+        description="Sends a clearly marked sample incident through the outbox to each "
+                    "notifier (or the one named by --to) and prints each destination's "
+                    "answer. Exit 0 only if every one accepted it.")
+    testing.add_argument("--to", metavar="NAME", help="only this notifier")
 
     patterns = commands.add_parser("patterns", help="list patterns, or test a line")
     pattern_commands = patterns.add_subparsers(dest="patterns_command", metavar="ACTION")
@@ -164,7 +222,29 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return outbox_command(config, args.outbox_command, getattr(args, "ids", []),
                               all_items=getattr(args, "all_items", False),
-                              dead_only=getattr(args, "dead", False))
+                              dead_only=getattr(args, "dead", False),
+                              pending=getattr(args, "pending", False))
+    if args.command == "silence":
+        from detector.commands.silence import silence_add, silence_expire, silence_list
+
+        if args.silence_command == "add":
+            return silence_add(config, classes=args.classes, services=args.services,
+                               patterns=args.patterns, duration=args.duration,
+                               until=args.until, comment=args.comment, author=args.author)
+        if args.silence_command == "list":
+            return silence_list(config, expired=args.expired)
+        return silence_expire(config, args.ids)
+    if args.command == "incidents":
+        from detector.commands.incidents import incidents_list, incidents_show
+
+        if args.incidents_command == "list":
+            return incidents_list(config, state=args.state, since=args.since, cls=args.cls,
+                                  service=args.service)
+        return incidents_show(config, args.id)
+    if args.command == "notify":
+        from detector.commands.notify_test import notify_test
+
+        return notify_test(config, to=args.to)
     if args.command == "templates":
         from detector.commands.templates import templates_command
 

@@ -144,7 +144,7 @@ def test_an_appended_line_becomes_a_delivered_incident(tmp_path: Path) -> None:
         asked = subprocess.run([sys.executable, "-m", "detector", "health", "-c",
                                 str(running.config)], capture_output=True, text=True,
                                env=running.env, check=False)
-        assert (asked.returncode, asked.stdout) == (0, "ok: 1 sources healthy\n")
+        assert (asked.returncode, asked.stdout) == (0, "ok: 1 source healthy\n")
 
         assert running.stop() == 0
         names = [e["event"] for e in running.logged()]
@@ -219,11 +219,11 @@ def test_systemd_notify_ready_status_watchdog_and_stopping(tmp_path: Path) -> No
             messages = []
             while not any("WATCHDOG=1" in m for m in messages):
                 messages.append(sock.recv(4096).decode())
-            assert messages[0].startswith("READY=1\nSTATUS=following 1 sources")
+            assert messages[0].startswith("READY=1\nSTATUS=following 1 source with")
             running.signal(signal.SIGHUP)                   # the status line follows a reload
             while not messages[-1].startswith("STATUS="):
                 messages.append(sock.recv(4096).decode())
-            assert messages[-1].startswith("STATUS=following 1 sources")
+            assert messages[-1].startswith("STATUS=following 1 source with")
             running.stop()
             while "STOPPING=1" not in messages[-1]:
                 messages.append(sock.recv(4096).decode())

@@ -82,7 +82,7 @@ def test_outbox_commands_list_retry_and_purge_dead_letters(tmp_path: Path) -> No
         assert "dead" in listing.out and "ops" in listing.out and "answered: gone" in listing.out
         item_id = listing.out.splitlines()[1].split()[0]
         receiver.default = Answer(200, b"")
-        assert "1 dead letters back" in run_cli("outbox", "retry", item_id, "-c", str(config)).out
+        assert "1 dead letter back" in run_cli("outbox", "retry", item_id, "-c", str(config)).out
         drained = run_cli("replay", os.devnull, "-c", str(config), "--notify")
         assert "1 delivered, 0 dead letters, 0 pending" in drained.err
         assert run_cli("outbox", "list", "-c", str(config)).out.startswith("The outbox is empty")

@@ -84,7 +84,7 @@ def test_an_upgrade_from_0_1_0_keeps_what_was_learned_and_drops_raw_text(
     assert b"hunter2secret" in (state / "rates.pickle").read_bytes()   # 0.1.0 kept raw lines
 
     daemon = daemon_over(state, tmp_path)
-    rates, novelty = daemon.pipeline.detectors
+    rates, novelty = daemon.pipeline.detectors[:2]       # then the status page's activity
     assert len(daemon.pipeline.tracker.open) == 8
     lock = rates.snapshot()["keys"][0]
     assert (lock["class"], lock["learned"]) == ("lock_timeout", 107)

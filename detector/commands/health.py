@@ -56,7 +56,8 @@ def health(config: Config, *, url: str | None = None, timeout: float = 5.0,
         out.write(f"unhealthy: {url} did not answer like detector's /healthz\n")
         return 1
     if report.get("status") == "ok":
-        out.write(f"ok: {len(sources)} sources healthy\n")
+        count = len(sources)
+        out.write(f"ok: {count} {'source' if count == 1 else 'sources'} healthy\n")
         return 0
     for name, state in sources.items():
         if not state.get("ok"):

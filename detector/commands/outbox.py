@@ -6,6 +6,7 @@ import sys
 import time
 from typing import TextIO
 
+from detector.commands import plural
 from detector.config import Config
 from detector.errors import UserError
 from detector.notify.outbox import FILE_NAME, Outbox
@@ -14,7 +15,7 @@ __all__ = ["outbox_command"]
 
 
 def outbox_command(config: Config, action: str, ids: list[int], *, all_items: bool,
-                   dead_only: bool, out: TextIO | None = None) -> int:
+                   dead_only: bool, pending: bool = False, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     path = config.state.dir / FILE_NAME
     if not path.exists():
@@ -25,16 +26,23 @@ def outbox_command(config: Config, action: str, ids: list[int], *, all_items: bo
     with Outbox.in_state_dir(config.state.dir) as outbox:
         if action == "list":
             return _list(outbox, dead_only, out)
+        if action == "retry" and pending:
+            count = outbox.retry_pending_now()
+            out.write(f"{plural(count, 'pending item')} due now (the running daemon tries "
+                      "them within a second).\n")
+            if not ids and not all_items:
+                return 0
         if not ids and not all_items:
-            raise UserError(f"outbox {action}: give dead-letter ids, or --all")
+            raise UserError(f"outbox {action}: give dead-letter ids, or --all"
+                            + (", or --pending" if action == "retry" else ""))
         selected = None if all_items else ids
         if action == "retry":
             count = outbox.retry_dead(selected)
-            out.write(f"{count} dead letters back in the queue; the daemon (or the next "
-                      "`replay --notify`) sends them.\n")
+            out.write(f"{plural(count, 'dead letter')} back in the queue; the daemon (or the "
+                      "next `replay --notify`) sends them.\n")
         else:
             count = outbox.purge_dead(selected)
-            out.write(f"{count} dead letters purged.\n")
+            out.write(f"{plural(count, 'dead letter')} purged.\n")
     return 0
 
 
@@ -61,7 +69,7 @@ def _list(outbox: Outbox, dead_only: bool, out: TextIO) -> int:
     depth = outbox.depth()
     pending = sum(n for (_, s), n in depth.items() if s == "pending")
     dead = sum(n for (_, s), n in depth.items() if s == "dead")
-    out.write(f"\n{pending} pending, {dead} dead letters\n")
+    out.write(f"\n{pending} pending, {plural(dead, 'dead letter')}\n")
     return 0
 
 

@@ -6,7 +6,9 @@ import sys
 from typing import TextIO
 
 from detector.build import load_patterns, make_engine
+from detector.commands import plural
 from detector.config import Config
+from detector.errors import UserError
 from detector.model import LEVEL_NAMES
 from detector.runbooks import Runbooks
 
@@ -16,8 +18,13 @@ __all__ = ["patterns_list", "patterns_test"]
 def patterns_list(config: Config, *, cls: str | None = None,
                   out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    patterns = [p for p in load_patterns(config) if cls is None or p.cls == cls]
+    loaded = load_patterns(config)
+    patterns = [p for p in loaded if cls is None or p.cls == cls]
     if not patterns:
+        if cls is not None:
+            known = ", ".join(sorted({p.cls for p in loaded}))
+            raise UserError(f"patterns list: no pattern has class {cls!r}; the classes are: "
+                            f"{known}")
         out.write("No patterns.\n")
         return 0
     width_id = max(len(p.id) for p in patterns)
@@ -26,7 +33,7 @@ def patterns_list(config: Config, *, cls: str | None = None,
     for pattern in sorted(patterns, key=lambda p: (p.cls, p.id)):
         out.write(f"{pattern.id.ljust(width_id)}  {pattern.cls.ljust(width_cls)}  "
                   f"{pattern.severity.ljust(8)}  {pattern.title}\n")
-    out.write(f"\n{len(patterns)} patterns\n")
+    out.write(f"\n{plural(len(patterns), 'pattern')}\n")
     return 0
 
 
@@ -35,7 +42,7 @@ def patterns_test(config: Config, line: str, *, out: TextIO | None = None) -> in
     fields and the runbook, and all the other evidence it holds."""
     out = out or sys.stdout
     engine = make_engine(config, load_patterns(config))
-    runbooks = Runbooks(engine.patterns, engine.by_class)
+    runbooks = Runbooks(engine.patterns, engine.by_class, config.runbooks)
     decided = 0
     for event in engine.events_of(line):
         winner = engine.confirm(event)

@@ -14,6 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from detector.config.notify import NotifyConfig, read_notify
+from detector.config.operating import (
+    MaintenanceConfig,
+    Matchers,
+    RunbookConfig,
+    read_maintenance,
+    read_runbook,
+)
 from detector.config.sources import (
     CloudWatchSourceConfig,
     DockerSourceConfig,
@@ -36,8 +43,11 @@ __all__ = [
     "KafkaSourceConfig",
     "LogConfig",
     "LokiSourceConfig",
+    "MaintenanceConfig",
+    "Matchers",
     "NotifyConfig",
     "PatternsConfig",
+    "RunbookConfig",
     "SourceConfig",
     "StateConfig",
     "StdinSourceConfig",
@@ -48,6 +58,7 @@ __all__ = [
 @dataclass(frozen=True)
 class StateConfig:
     dir: Path
+    history: float = 30 * 86400.0         # resolved incidents are kept this long
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,17 @@ class DetectConfig:
 @dataclass(frozen=True)
 class HttpConfig:
     listen: str | None = "127.0.0.1:9464"   # None: no HTTP endpoint
+    token: str | None = None                # bearer token; required for writes beyond loopback
+    token_for_reads: bool = False           # reads need the token too (but /healthz)
+    max_connections: int = 256              # more are refused; the longest idle is cut first
+
+    @property
+    def loopback(self) -> bool:
+        """Whether the endpoint listens on loopback only."""
+        if not self.listen:
+            return True
+        host = self.listen.rpartition(":")[0].strip("[]")
+        return host in ("localhost", "::1") or host.startswith("127.")
 
 
 @dataclass(frozen=True)
@@ -101,6 +123,8 @@ class Config:
     log: LogConfig = LogConfig()
     sources: tuple[SourceConfig, ...] = ()
     notify: tuple[NotifyConfig, ...] = field(default=())
+    maintenance: tuple[MaintenanceConfig, ...] = ()
+    runbooks: tuple[RunbookConfig, ...] = ()
 
 
 def default_state_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -127,7 +151,8 @@ def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -
     state = top.table("state")
     state_dir = state.text("dir", "")
     state_config = StateConfig(dir=Path(state_dir).expanduser() if state_dir
-                               else default_state_dir(env))
+                               else default_state_dir(env),
+                               history=state.duration("history", 30 * 86400.0, minimum=3600.0))
     state.done()
 
     patterns = top.table("patterns")
@@ -147,7 +172,15 @@ def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -
         host, _, port = listen.rpartition(":")
         if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise http.error("listen", f"http.listen must be host:port; got {listen!r}")
-    http_config = HttpConfig(listen=listen or None)
+    token = http.text("token", "")
+    if token and (len(token) < 16 or any(c.isspace() for c in token)):
+        raise http.error("token", "http.token must be at least 16 characters, without "
+                                  "spaces (for example from `openssl rand -hex 24`)")
+    reads = http.flag("token_for_reads", False)
+    if reads and not token:
+        raise http.error("token_for_reads", "http.token_for_reads needs http.token")
+    http_config = HttpConfig(listen=listen or None, token=token or None, token_for_reads=reads,
+                             max_connections=http.integer("max_connections", 256, minimum=1))
     http.done()
 
     log = top.table("log")
@@ -161,10 +194,14 @@ def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -
     _unique_names(top, "source", [s.name for s in sources], [s.line for s in sources])
     notify = tuple(read_notify(t, i) for i, t in enumerate(top.tables("notify")))
     _unique_names(top, "notify", [n.name for n in notify], [n.line for n in notify])
+    maintenance = tuple(read_maintenance(t, i) for i, t in enumerate(top.tables("maintenance")))
+    _unique_names(top, "maintenance", [m.name for m in maintenance],
+                  [m.line for m in maintenance])
+    runbooks = tuple(read_runbook(t, i) for i, t in enumerate(top.tables("runbook")))
     top.done()
     return Config(path=path, state=state_config, patterns=patterns_config,
                   detect=detect_config, http=http_config, log=log_config,
-                  sources=sources, notify=notify)
+                  sources=sources, notify=notify, maintenance=maintenance, runbooks=runbooks)
 
 
 def _read_detect(table: Table) -> DetectConfig:

@@ -28,6 +28,16 @@ _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20,
                "gb": 10**9, "gib": 2**30, None: 1}
 
 
+def parse_duration(text: str) -> float | None:
+    """Seconds from ``"10m"``, ``"30s"``, ``"1.5h"``, ``"2d"``, ``"250ms"`` or a bare number;
+    ``None`` when ``text`` is none of these."""
+    match = _DURATION.match(text)
+    if not match:
+        return None
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    return seconds if math.isfinite(seconds) else None
+
+
 def load_toml(path: Path) -> tuple[dict[str, Any], KeyLines]:
     """Parse a TOML file; syntax errors become ``file:line: problem``."""
     try:

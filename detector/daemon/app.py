@@ -19,7 +19,13 @@ deadline), write checkpoints and state, exit 0. SIGHUP: reload the config's
 pattern packs and notifiers; incidents, rates and templates are kept (sources
 are not reloaded: restart for those). State lives in the state directory:
 ``checkpoints.json``, ``incidents.json``, ``rates.json``, ``novelty.json`` (each
-versioned JSON), ``outbox.sqlite3``.
+versioned JSON), ``activity.json`` (the status page's charts), ``outbox.sqlite3`` (with
+the silences and the incident history).
+
+Silences and maintenance windows (:mod:`detector.notify.silences`) decide, as incident
+events go into the outbox, what is not sent; every second the ticker sends the ``open``
+of an incident whose silence has ended while it is still open. The HTTP endpoint
+(:mod:`detector.daemon.web`, :mod:`detector.daemon.routes`) runs on the same loop.
 """
 
 from __future__ import annotations
@@ -36,21 +42,26 @@ import structlog
 
 from detector import __version__
 from detector.build import build_pipeline, load_patterns, make_engine
+from detector.commands import plural
 from detector.config import Config, load_config
+from detector.daemon.activity import Activity
 from detector.daemon.feeder import Commit, Feeder
-from detector.daemon.http import HttpServer, json_response
 from detector.daemon.legacy import migrate_rates
 from detector.daemon.quarantine import Quarantine
 from detector.daemon.queue import BatchQueue
+from detector.daemon.routes import routes
 from detector.daemon.spool import Spool
 from detector.daemon.state import StateDir
 from detector.daemon.systemd import SystemdNotifier
 from detector.daemon.watch import Watch
+from detector.daemon.web import WebServer
 from detector.errors import UserError
-from detector.model import EventName
+from detector.history import History
+from detector.model import EventName, IncidentEvent
 from detector.notify import build_notifiers
 from detector.notify.dispatcher import Dispatcher
 from detector.notify.outbox import Outbox
+from detector.notify.silences import Gate, SilenceStore
 from detector.runbooks import Runbooks
 from detector.sources import Source, build_source
 from detector.sources.base import Batch
@@ -90,7 +101,10 @@ def _open_state(config: Config) -> tuple[StateDir, Outbox]:
         probe = where / f".write-test-{__version__}"
         probe.write_bytes(b"")
         probe.unlink()
-        return state, Outbox.in_state_dir(where)
+        outbox = Outbox.in_state_dir(where)
+        SilenceStore(outbox.db)              # their tables, created now or said now
+        History(outbox.db)
+        return state, outbox
     except (OSError, sqlite3.Error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise UserError(f"state directory {where}: {reason} (set [state] dir, or "
@@ -102,12 +116,18 @@ class Daemon:
         self.config = config
         self.engine_name = engine
         self.registry = Registry()
+        self.started = time.time()
         self.state, self.outbox = _open_state(config)
         self.engine = make_engine(config, load_patterns(config), engine)
-        self.dispatcher = Dispatcher(build_notifiers(config.notify), self.outbox, self.registry)
+        self.gate = Gate(self.outbox.db, config.maintenance)
+        self.history = History(self.outbox.db, config.state.history)
+        self.dispatcher = Dispatcher(build_notifiers(config.notify), self.outbox, self.registry,
+                                     gate=self.gate, history=self.history)
         self.spool = Spool(self.dispatcher, self.registry)
         self.quarantine = Quarantine(config.state.dir / "quarantine", self.registry)
         self.pipeline = build_pipeline(config, self.engine, self.spool, live=True)
+        self.activity = Activity()
+        self.pipeline.detectors.append(self.activity)
         self.feeder = Feeder(self.pipeline)
         self.queue = BatchQueue(QUEUE_BYTES)
         self.sources: list[Source] = [
@@ -135,7 +155,40 @@ class Daemon:
             migrate_rates(state, self.config.detect.bucket)
         for detector in self.pipeline.detectors:
             state.load(f"{detector.name}.json", detector.restore)
-        self.dispatcher.seed(i.event(EventName.OPEN) for i in self.pipeline.tracker.open.values())
+        self.dispatcher.seed(i.event(EventName.OPEN) for i in self.pipeline.tracker.open.values()
+                             if i.id not in self.gate.withheld)
+        try:
+            self.history.close_missing(i.id for i in self.pipeline.tracker.open.values())
+        except sqlite3.Error as exc:
+            log.error("history.write_failed", error=str(exc), effect="retried at the next event")
+
+    def silenced(self, incident: str, event: IncidentEvent | dict[str, Any],
+                 now: float) -> str | None:
+        """Why an open incident is not being sent (a silence id, ``maintenance:NAME``)."""
+        return self.gate.withheld_reason(incident) or self.gate.reason(event, now)
+
+    def _release(self) -> None:
+        """Send the ``open`` of withheld incidents whose silence has ended, if they are still
+        open; forget the others."""
+        ready = self.gate.releasable(time.time())
+        if not ready:
+            return
+        tracker = self.pipeline.tracker
+        by_id = {i.id: i for i in tracker.open.values()}
+        gone = []
+        for incident_id, _fingerprint in ready:
+            incident = by_id.get(incident_id)
+            if incident is None:
+                gone.append(incident_id)
+                continue
+            log.info("silence.released", incident=incident_id, cls=incident.cls,
+                     service=incident.service, effect="its open is sent now")
+            self.spool(incident.event(EventName.OPEN))
+        if gone:
+            try:
+                self.gate.forget(gone)
+            except sqlite3.Error as exc:
+                log.error("silence.forget_failed", error=str(exc), effect="retried")
 
     def _restore_checkpoints(self, data: Any) -> None:
         # 0.1.0 wrote the bare {source: checkpoint} map
@@ -230,6 +283,7 @@ class Daemon:
                 last_advance = now
                 self.pipeline.advance()
                 self.watch.check()
+                self._release()
             if self.spool.try_flush():
                 self._commit(commits)
                 commits = []
@@ -258,7 +312,8 @@ class Daemon:
             log.error("reload.failed", error=str(exc), kept="the running configuration")
             return
         self.pipeline.engine = engine
-        self.pipeline.runbooks = Runbooks(engine.patterns, engine.by_class)
+        self.pipeline.runbooks = Runbooks(engine.patterns, engine.by_class, config.runbooks)
+        self.gate.maintenance = config.maintenance
         await self.dispatcher.replace(build_notifiers(config.notify))
         self.config = config
         self.engine = engine
@@ -267,8 +322,9 @@ class Daemon:
 
     def _status(self) -> str:
         """The line ``systemctl status`` shows."""
-        return (f"following {len(self.sources)} sources with {len(self.engine.patterns)} "
-                f"patterns, {len(self.config.notify)} notifiers")
+        return (f"following {plural(len(self.sources), 'source')} with "
+                f"{plural(len(self.engine.patterns), 'pattern')}, "
+                f"{plural(len(self.config.notify), 'notifier')}")
 
     # -- lifecycle ----------------------------------------------------------------------
     async def main(self) -> int:
@@ -276,7 +332,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGTERM, self.stop_requested.set)
         loop.add_signal_handler(signal.SIGINT, self.stop_requested.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload_requested.set)
-        http = (HttpServer(self.config.http.listen, self._routes())
+        http = (WebServer(self.config.http, routes(self), self.registry)
                 if self.config.http.listen else None)
         try:
             if http is not None:
@@ -298,7 +354,7 @@ class Daemon:
             return 1
         return 0
 
-    async def _serve(self, http: HttpServer | None) -> None:
+    async def _serve(self, http: WebServer | None) -> None:
         sources = [asyncio.create_task(self._supervised(f"source:{s.name}", self._run_source(s)),
                                        name=f"source:{s.name}") for s in self.sources]
         processor = asyncio.create_task(self._supervised("processor", self._process()),
@@ -366,17 +422,3 @@ class Daemon:
         deadline = asyncio.Event()
         asyncio.get_running_loop().call_later(seconds, deadline.set)
         return await self.spool.flush(stop=deadline)
-
-    def _routes(self) -> dict[str, Any]:
-        def metrics() -> tuple[int, str, bytes]:
-            return 200, "text/plain; version=0.0.4", self.registry.render().encode()
-
-        def healthz() -> tuple[int, str, bytes]:
-            healthy, report = self.watch.health()
-            return json_response(report, 200 if healthy else 503)
-
-        def incidents() -> tuple[int, str, bytes]:
-            tracker = self.pipeline.tracker
-            return json_response([i.event(EventName.OPEN) for i in tracker.open.values()])
-
-        return {"/metrics": metrics, "/healthz": healthz, "/incidents": incidents}

@@ -6,7 +6,7 @@ open, so Alertmanager keeps it active (and lets it expire if the detector dies).
 Resolving posts it once more with ``endsAt`` = when it went quiet.
 Labels: ``alertname`` (the class), ``class``, ``service``, ``severity``, ``kind``
 and ``fingerprint`` (one alert per incident); annotations: ``summary``,
-``runbook``, ``samples``.
+``runbook``, ``samples``, and ``runbook_url`` when the runbook has a link.
 """
 
 from __future__ import annotations
@@ -50,13 +50,16 @@ class AlertmanagerNotifier(Notifier):
             ends = max(ends, _seconds(event["first_seen"]))
         else:
             ends = now + 4 * self.refresh_interval
+        annotations = {"summary": event["summary"], "runbook": runbook.strip(),
+                       "samples": "\n".join(event["samples"]),
+                       "incident": event["id"], "count": str(event["count"])}
+        if book.get("url"):
+            annotations["runbook_url"] = book["url"]
         return {
             "labels": {"alertname": event["class"], "class": event["class"],
                        "service": event["service"], "severity": event["severity"],
                        "kind": event["kind"], "fingerprint": event["fingerprint"]},
-            "annotations": {"summary": event["summary"], "runbook": runbook.strip(),
-                            "samples": "\n".join(event["samples"]),
-                            "incident": event["id"], "count": str(event["count"])},
+            "annotations": annotations,
             "startsAt": event["first_seen"],
             "endsAt": _rfc3339(ends),
         }

@@ -7,6 +7,11 @@ on a retryable failure it waits (``Retry-After`` if given, else exponential
 backoff with full jitter) and tries the same item again, so order holds; on a
 final failure, or when an item is older than ``max_age``, it becomes a dead
 letter. A token bucket keeps each destination under its rate limit.
+
+With a :class:`~detector.notify.silences.Gate`, silenced incidents are held back
+(tracked, counted, not sent); with a :class:`~detector.history.History`, every incident
+event is recorded as its incident's latest — both in the same transaction as the outbox
+items. After a start, items waiting out a backoff saved before are tried at once.
 """
 
 from __future__ import annotations
@@ -16,18 +21,21 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import httpx
 import structlog
 
 from detector.errors import NotifyError
+from detector.history import History
 from detector.model import IncidentEvent
 from detector.notify.base import Notifier, event_key
 from detector.notify.outbox import SENT_RETENTION, Item, Outbox
+from detector.notify.silences import Gate, Verdict
 from detector.retry import backoff
 from detector.telemetry.metrics import Registry
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "Outcome"]
 
 log = structlog.get_logger("detector.notify")
 FORGET_EVERY = 600.0
@@ -51,14 +59,30 @@ class TokenBucket:
         return start - now
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt to deliver an item came to."""
+
+    verdict: str                  # delivered | retry | dead
+    status: int | None            # the HTTP status, if there was an answer
+    seconds: float
+    error: str | None = None
+
+
 class Dispatcher:
     """Owns the outbox workers of every configured destination."""
 
     def __init__(self, notifiers: Sequence[Notifier], outbox: Outbox, registry: Registry, *,
                  backoff_base: float = 1.0, backoff_cap: float = 300.0,
-                 idle_poll: float = 1.0, clock: Callable[[], float] = time.time) -> None:
+                 idle_poll: float = 1.0, clock: Callable[[], float] = time.time,
+                 gate: Gate | None = None, history: History | None = None,
+                 workers: bool = True) -> None:
+        """``workers=False``: no delivery workers (only :meth:`send_once`)."""
         self.notifiers = {n.name: n for n in notifiers}
+        self.workers = workers
         self.outbox = outbox
+        self.gate = gate
+        self.history = history
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.idle_poll = idle_poll
@@ -78,6 +102,9 @@ class Dispatcher:
                                      "Notifications turned into dead letters.")
         self.dropped = registry.counter("detector_notifications_unrouted_total",
                                         "Incident events no notifier wanted.")
+        self.silenced = registry.counter(
+            "detector_notifications_silenced_total",
+            "Incident events not sent because a silence or maintenance window matched.")
         self.errors = registry.counter("detector_notify_outbox_errors_total",
                                        "Outbox faults met by delivery workers (retried).")
         registry.gauge("detector_outbox_depth", "Outbox items by destination and state.",
@@ -108,24 +135,51 @@ class Dispatcher:
         return self.enqueue_many((event,))
 
     def enqueue_many(self, events: Iterable[IncidentEvent]) -> int:
-        """Spool ``events`` in one transaction: all of them are in the outbox, or (the
-        outbox raised: a full disk, a read-only file) none."""
-        rows = []
+        """Spool ``events`` in one transaction: all of them are in the outbox (and the
+        history, and what the silences withheld), or (the outbox raised: a full disk, a
+        read-only file) none."""
+        events = list(events)
+        if not events:
+            return 0
+        now = self.clock()
+        try:
+            with self.outbox.transaction():
+                rows, silenced = self._route(events, now)
+                added = self.outbox.insert(rows, now=now)
+        except BaseException:
+            if self.gate is not None:
+                self.gate.reload()           # its bookkeeping was rolled back with the rest
+            raise
+        for reason in silenced:
+            self.silenced.inc(reason="maintenance" if reason.startswith("maintenance:")
+                              else "silence")
+        for name in {name for name, _, _ in rows}:
+            wake = self._wake.get(name)
+            if wake is not None:
+                wake.set()
+        return added
+
+    def _route(self, events: list[IncidentEvent],
+               now: float) -> tuple[list[tuple[str, str, IncidentEvent]], list[str]]:
+        rows: list[tuple[str, str, IncidentEvent]] = []
+        silenced: list[str] = []
         for event in events:
+            verdict, reason = (self.gate.route(event, now) if self.gate is not None
+                               else (Verdict.SEND, None))
+            if self.history is not None:
+                self.history.record(event, reason if verdict is not Verdict.SEND else None,
+                                    now)
+            if verdict is not Verdict.SEND:
+                if verdict is not Verdict.DROP and reason is not None:
+                    silenced.append(reason)
+                continue
             key = event_key(event)
             wanted = [(name, key, event) for name, n in self.notifiers.items()
                       if n.accepts(event)]
             if not wanted:
                 self.dropped.inc()
             rows.extend(wanted)
-        if not rows:
-            return 0
-        added = self.outbox.add_many(rows, now=self.clock())
-        for name in {name for name, _, _ in rows}:
-            wake = self._wake.get(name)
-            if wake is not None:
-                wake.set()
-        return added
+        return rows, silenced
 
     def seed(self, open_events: Iterable[IncidentEvent]) -> None:
         """Tell stateful notifiers (alertmanager) which incidents are open after a restart."""
@@ -137,6 +191,11 @@ class Dispatcher:
     # -- lifecycle ------------------------------------------------------------------
     async def __aenter__(self) -> Dispatcher:
         self._client = httpx.AsyncClient(follow_redirects=False)
+        if not self.workers:
+            return self
+        due = self.outbox.retry_pending_now(self.clock())
+        if due:      # the backoff saved before a restart is no reason to wait now
+            log.info("notify.pending_at_start", items=due, effect="tried now")
         self._start_workers()
         return self
 
@@ -187,7 +246,7 @@ class Dispatcher:
         if orphaned and self.outbox.pending(orphaned):
             log.warning("notify.orphaned", destinations=sorted(orphaned),
                         pending=self.outbox.pending(orphaned))
-        if self._client is not None:
+        if self._client is not None and self.workers:
             self._start_workers()
 
     async def stop(self) -> None:
@@ -258,14 +317,23 @@ class Dispatcher:
                 await asyncio.sleep(delay)
             await self._attempt(notifier, item)
 
-    async def _attempt(self, notifier: Notifier, item: Item) -> None:
-        assert self._client is not None
+    async def _attempt(self, notifier: Notifier, item: Item) -> Outcome:
+        """Send ``item`` once and record the answer in the outbox (delivered, retry later,
+        dead letter)."""
+        if self._client is None:
+            raise RuntimeError("the dispatcher is not started (async with dispatcher)")
+        started = time.monotonic()
+
+        def took() -> float:
+            return time.monotonic() - started
+
         try:
             request = notifier.request(item.payload, key=item.key, now=self.clock())
         except Exception as exc:              # an item no request can be built for
             log.exception("notify.unbuildable", destination=notifier.name, key=item.key)
-            self._dead(notifier, item, f"cannot build the request: {exc!r}", None)
-            return
+            error = f"cannot build the request: {exc!r}"
+            self._dead(notifier, item, error, None)
+            return Outcome("dead", None, took(), error)
         task = asyncio.current_task()
         assert task is not None
         self._sending.add(task)
@@ -277,18 +345,21 @@ class Dispatcher:
         except NotifyError as exc:
             if exc.retryable:
                 self._retry(notifier, item, str(exc), exc.retry_after)
-            else:
-                self._dead(notifier, item, str(exc), exc.response)
-            return
+                return Outcome("retry", exc.status, took(), str(exc))
+            self._dead(notifier, item, str(exc), exc.response)
+            return Outcome("dead", exc.status, took(), str(exc))
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            self._dead(notifier, item, f"the destination URL is unusable: {exc}", None)
-            return
+            error = f"the destination URL is unusable: {exc}"
+            self._dead(notifier, item, error, None)
+            return Outcome("dead", None, took(), error)
         except httpx.TimeoutException:
-            self._retry(notifier, item, f"timed out after {notifier.config.timeout:g}s", None)
-            return
+            error = f"timed out after {notifier.config.timeout:g}s"
+            self._retry(notifier, item, error, None)
+            return Outcome("retry", None, took(), error)
         except httpx.HTTPError as exc:
-            self._retry(notifier, item, f"{type(exc).__name__}: {exc}", None)
-            return
+            error = f"{type(exc).__name__}: {exc}"
+            self._retry(notifier, item, error, None)
+            return Outcome("retry", None, took(), error)
         finally:
             self._sending.discard(task)
         self.outbox.delivered(item.id, now=self.clock())
@@ -296,6 +367,12 @@ class Dispatcher:
         notifier.delivered(item.payload)
         self.sent.inc(destination=notifier.name)
         log.debug("notify.sent", destination=notifier.name, key=item.key)
+        return Outcome("delivered", response.status_code, took())
+
+    async def send_once(self, name: str, item: Item) -> Outcome:
+        """Deliver one item to destination ``name`` now, through the same request, answer
+        and outbox bookkeeping as the workers (``detector notify test``)."""
+        return await self._attempt(self.notifiers[name], item)
 
     def _retry(self, notifier: Notifier, item: Item, error: str,
                retry_after: float | None) -> None:
@@ -315,7 +392,16 @@ class Dispatcher:
     async def _forgetter(self) -> None:
         """Drop the keys of old sent notifications (they refuse repeats for a day)."""
         while not self._stopping:
-            self.outbox.forget_sent(self.clock() - SENT_RETENTION)
+            now = self.clock()
+            try:
+                self.outbox.forget_sent(now - SENT_RETENTION)
+                if self.history is not None:
+                    self.history.forget(now)
+                if self.gate is not None:
+                    self.gate.store.forget_expired(now)
+            except (sqlite3.Error, OSError) as exc:      # a full disk: next time
+                self.errors.inc(destination="")
+                log.error("notify.forget_failed", error=str(exc), retry_in=FORGET_EVERY)
             await asyncio.sleep(FORGET_EVERY)
 
     async def _refresher(self, notifier: Notifier) -> None:

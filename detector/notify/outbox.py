@@ -16,6 +16,8 @@ incident's ``open`` always reaches a destination before its ``resolve``.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -41,7 +43,7 @@ CREATE TABLE IF NOT EXISTS items (
     attempts     INTEGER NOT NULL DEFAULT 0,
     next_attempt REAL NOT NULL,
     last_error   TEXT,
-    state        TEXT NOT NULL DEFAULT 'pending',   -- pending | dead | sent
+    state        TEXT NOT NULL DEFAULT 'pending',   -- pending | dead | sent | test
     response     TEXT,                              -- what the destination answered (dead)
     sent         REAL,                              -- when it was accepted (sent)
     UNIQUE (destination, key)
@@ -68,11 +70,17 @@ FILE_NAME = "outbox.sqlite3"
 
 
 class Outbox:
-    """One SQLite file; safe to open from several processes (WAL, busy timeout)."""
+    """One SQLite file; safe to open from several processes (WAL, busy timeout). It also
+    holds the silences (:mod:`detector.notify.silences`) and the incident history
+    (:mod:`detector.history`), so that an incident event, its history and what a silence
+    withheld are written in one transaction. The file is private (0600)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            with contextlib.suppress(OSError):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None,
                                   check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -81,6 +89,9 @@ class Outbox:
         # keeping the largest it ever reached: a small state disk is not eaten by it.
         self.db.execute("PRAGMA journal_size_limit=1048576")
         self.db.executescript(_SCHEMA)
+        with contextlib.suppress(OSError):              # 0.1.0 created it 0644
+            if path.stat().st_mode & 0o077 and path.stat().st_uid == os.geteuid():
+                path.chmod(0o600)
 
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> Outbox:
@@ -110,16 +121,40 @@ class Outbox:
     def add_many(self, rows: Iterable[tuple[str, str, IncidentEvent]],
                  now: float | None = None) -> int:
         """Spool several notifications in one transaction (one fsync)."""
+        with self.transaction():
+            return self.insert(rows, now)
+
+    def insert(self, rows: Iterable[tuple[str, str, IncidentEvent]],
+               now: float | None = None, *, state: str = "pending") -> int:
+        """Spool notifications in the caller's :meth:`transaction`."""
         now = time.time() if now is None else now
         added = 0
-        with self._transaction():
-            for destination, key, payload in rows:
-                cursor = self.db.execute(
-                    "INSERT OR IGNORE INTO items (destination, key, payload, created, "
-                    "next_attempt) VALUES (?, ?, ?, ?, ?)",
-                    (destination, key, orjson.dumps(payload), now, now))
-                added += cursor.rowcount
+        for destination, key, payload in rows:
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO items (destination, key, payload, created, "
+                "next_attempt, state) VALUES (?, ?, ?, ?, ?, ?)",
+                (destination, key, orjson.dumps(payload), now, now, state))
+            added += cursor.rowcount
         return added
+
+    def add_test(self, destination: str, key: str, payload: IncidentEvent) -> Item:
+        """A test notification (``detector notify test``): stored and read back like any
+        item, but in state ``test``, which no delivery worker takes."""
+        with self.transaction():
+            self.insert([(destination, key, payload)], state="test")
+        row = self.db.execute("SELECT * FROM items WHERE destination = ? AND key = ?",
+                              (destination, key)).fetchone()
+        return _item(row)
+
+    def discard(self, item_id: int) -> None:
+        self.db.execute("DELETE FROM items WHERE id = ?", (item_id,))
+
+    def retry_pending_now(self, now: float | None = None) -> int:
+        """Pending items waiting out a backoff are due now (after a start, or on
+        ``detector outbox retry --pending``)."""
+        now = time.time() if now is None else now
+        return self.db.execute("UPDATE items SET next_attempt = ? WHERE state = 'pending' "
+                               "AND next_attempt > ?", (now, now)).rowcount
 
     def delivered(self, item_id: int, now: float | None = None) -> None:
         """Accepted by its destination: keep the key (to refuse a repeat), drop the rest."""
@@ -152,7 +187,7 @@ class Outbox:
     def items(self, *, state: str | None = None, destination: str | None = None) -> list[Item]:
         """Pending and dead items (or those of one ``state``), oldest first."""
         query = "SELECT * FROM items"
-        clauses, params = ["state != 'sent'"], []
+        clauses, params = ["state IN ('pending', 'dead')"], []
         if state is not None:
             clauses = ["state = ?"]
             params.append(state)
@@ -165,7 +200,7 @@ class Outbox:
     def depth(self) -> dict[tuple[str, str], int]:
         """Items by (destination, state)."""
         rows = self.db.execute("SELECT destination, state, count(*) FROM items "
-                               "WHERE state != 'sent' GROUP BY destination, state")
+                               "WHERE state IN ('pending', 'dead') GROUP BY destination, state")
         return {(d, s): n for d, s, n in rows}
 
     def oldest(self) -> dict[str, float]:
@@ -205,8 +240,11 @@ class Outbox:
                 total += self.db.execute(sql + " AND id = ?", (*params, item_id)).rowcount
         return total
 
-    def _transaction(self) -> _Transaction:
+    def transaction(self) -> _Transaction:
+        """``with outbox.transaction():`` — one ``BEGIN IMMEDIATE`` … ``COMMIT``."""
         return _Transaction(self.db)
+
+    _transaction = transaction
 
 
 class _Transaction:

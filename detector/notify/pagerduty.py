@@ -40,7 +40,7 @@ class PagerDutyNotifier(Notifier):
         summary = f"[{event['service']}] {event['summary']}"
         if len(summary) > SUMMARY_LIMIT:
             summary = summary[: SUMMARY_LIMIT - 1] + "…"
-        return {
+        body: dict[str, Any] = {
             "event_action": "trigger",
             "dedup_key": event["fingerprint"],
             "client": "detector",
@@ -60,3 +60,8 @@ class PagerDutyNotifier(Notifier):
                 },
             },
         }
+        book = event.get("runbook") or {}
+        if book.get("url"):
+            body["links"] = [{"href": book["url"],
+                              "text": f"Runbook: {book.get('title') or event['class']}"}]
+        return body

@@ -1,6 +1,7 @@
 """Slack incoming webhooks: a readable message with Block Kit blocks.
 
-Success is HTTP 200 with the body ``ok``; Slack answers errors such as
+A runbook with a link gets an "Open the runbook" button. Success is HTTP 200 with
+the body ``ok``; Slack answers errors such as
 ``invalid_payload`` (400) or ``channel_is_archived`` (410), which are final, and
 429 with ``Retry-After``. About one message a second per webhook is the limit.
 """
@@ -62,10 +63,18 @@ class SlackNotifier(Notifier):
                 "type": "mrkdwn", "text": "```" + _clip(sample, SECTION_LIMIT - 6) + "```"}})
         book = event.get("runbook")
         if book and kind != "resolve":
-            steps = "\n".join(f"{n}. {s}" for n, s in enumerate(book["steps"][:3], start=1))
+            steps = "\n".join(f"{n}. {s}" for n, s in
+                              enumerate(book.get("steps", [])[:3], start=1))
+            title = book.get("title", "Runbook")
+            if book.get("url"):
+                title = f"<{book['url']}|{title}>"
             blocks.append({"type": "section", "text": {
-                "type": "mrkdwn", "text": _clip(f"*Runbook: {book['title']}*\n{steps}",
+                "type": "mrkdwn", "text": _clip(f"*Runbook: {title}*\n{steps}".strip(),
                                                 SECTION_LIMIT)}})
+            if book.get("url"):
+                blocks.append({"type": "actions", "elements": [{
+                    "type": "button", "text": {"type": "plain_text", "text": "Open the runbook"},
+                    "url": book["url"]}]})
         blocks.append({"type": "context", "elements": [{
             "type": "mrkdwn", "text": f"incident `{event['id']}` · pattern "
                                       f"`{event.get('pattern') or event['kind']}`"}]})

@@ -1,8 +1,11 @@
-"""Prometheus metrics: counters and gauges with labels, rendered in the text format.
+"""Prometheus metrics: counters and gauges with labels, exposed by ``prometheus_client``.
 
-Deliberately small: the detector exports a few dozen series, updated from one
-event loop, and rendered on scrape. Gauges may be backed by a callback so that
-values such as outbox depth are read at scrape time, never kept in two places.
+The detector's own series live in a small :class:`Registry`, updated from one event loop;
+gauges and counters may be backed by a callback so that values such as outbox depth are
+read at scrape time, never kept in two places. :func:`exposition` hands them, with
+``detector_build_info`` and the ``process_*`` and ``python_*`` metrics, to
+``prometheus_client``'s exposition (the text format, or OpenMetrics when the scraper
+asks for it).
 """
 
 from __future__ import annotations
@@ -10,9 +13,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from threading import Lock
-from typing import TypeVar
+from typing import Any, TypeVar
 
-__all__ = ["Counter", "Gauge", "Registry"]
+__all__ = ["Counter", "Gauge", "Registry", "exposition"]
 
 Labels = tuple[tuple[str, str], ...]
 Source = Callable[[], Iterable[tuple[dict[str, str], float]]]
@@ -90,6 +93,7 @@ _M = TypeVar("_M", bound=_Metric)
 class Registry:
     def __init__(self) -> None:
         self.metrics: dict[str, _Metric] = {}
+        self.prometheus: Any = None           # its prometheus_client registry, once asked
 
     def counter(self, name: str, help_text: str, source: Source | None = None) -> Counter:
         """A counter; with ``source``, its values are read from it at scrape time."""
@@ -114,3 +118,53 @@ class Registry:
             lines.extend(metric.render())
         return "\n".join(lines) + "\n"
 
+
+
+class _Collector:
+    """The :class:`Registry`'s series as ``prometheus_client`` metric families."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        for metric in list(self.registry.metrics.values()):
+            samples = list(metric.samples())
+            names = sorted({k for labels, _ in samples for k, _ in labels})
+            family: CounterMetricFamily | GaugeMetricFamily
+            if isinstance(metric, Counter):
+                family = CounterMetricFamily(metric.name, metric.help, labels=names)
+            else:
+                family = GaugeMetricFamily(metric.name, metric.help, labels=names)
+            for labels, value in samples:
+                given = dict(labels)
+                family.add_metric([given.get(n, "") for n in names], value)
+            yield family
+
+
+def exposition(registry: Registry, accept: str = "") -> tuple[bytes, str]:
+    """The body and content type of a ``/metrics`` answer for an ``Accept`` header."""
+    from prometheus_client import exposition as prometheus
+
+    if registry.prometheus is None:
+        registry.prometheus = _prometheus_registry(registry)
+    encoder, content_type = prometheus.choose_encoder(accept)
+    return encoder(registry.prometheus), content_type
+
+
+def _prometheus_registry(registry: Registry) -> Any:
+    import platform
+
+    from prometheus_client import CollectorRegistry, Info, PlatformCollector, ProcessCollector
+
+    from detector import __version__
+
+    target = CollectorRegistry(auto_describe=True)
+    target.register(_Collector(registry))
+    ProcessCollector(registry=target)
+    PlatformCollector(registry=target)
+    Info("detector_build", "The detector's version and the Python it runs on.",
+         registry=target).info({"version": __version__,
+                                "python": platform.python_version()})
+    return target
