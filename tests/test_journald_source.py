@@ -224,6 +224,11 @@ async def emit(batch):
         os.fsync(f.fileno())
     source.commit(batch.token)
     persist()
+    with open(out, "rb") as f:
+        lines = sum(1 for _ in f)
+    with open(out + ".persisted.tmp", "w") as f:
+        f.write(str(lines))
+    os.replace(out + ".persisted.tmp", out + ".persisted")
 
 async def main():
     stop = asyncio.Event()
@@ -260,6 +265,18 @@ def received(tmp_path: Path) -> list[str]:
     if not path.exists():
         return []
     return [orjson.loads(line)["MESSAGE"] for line in path.read_bytes().splitlines()]
+
+
+def wait_persisted(tmp_path: Path, count: int, timeout: float = 30.0) -> None:
+    """Until the saved position covers the ``count`` lines handed over: a kill -9 between
+    the two would repeat them (at least once is the contract; this test wants none)."""
+    marker = tmp_path / "out.jsonl.persisted"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if marker.exists() and int(marker.read_text() or 0) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the position was never saved")
 
 
 def wait_received(tmp_path: Path, count: int) -> list[str]:
@@ -299,6 +316,7 @@ def test_kill_9_and_restart_lose_and_repeat_nothing(tmp_path: Path) -> None:
             write_entries(journal, [entry("orders", m) for m in batch])
             expected += batch
             assert wait_received(tmp_path, len(expected)) == expected
+            wait_persisted(tmp_path, len(expected))
             child = children_of(proc.pid)
             proc.send_signal(signal.SIGKILL)
             proc.wait()
