@@ -12,13 +12,15 @@ import harness
 
 def test_quick_harness_scores() -> None:
     outcomes = {o.family.split()[0]: o for o in harness.families(quick=True)}
-    assert set(outcomes) == {"steady", "diurnal", "slow", "bursts", "single", "deploy", "many"}
+    assert set(outcomes) == {"steady", "diurnal", "weekly", "slow", "bursts", "ramps",
+                             "sustained", "single", "deploy", "many"}
     for family in ("steady", "slow", "single", "many"):
         assert outcomes[family].score()["false_alarms"] == 0, family
     bursts = outcomes["bursts"]
-    big = [b for b in bursts.bursts if b.multiplier >= 10 and b.baseline >= 1.0
-           and b.end - b.start >= 180]
-    found = harness.Outcome("big", bursts=big, opens=bursts.opens).score()
+    big = bursts.subset(lambda b: b.multiplier >= 10 and b.baseline >= 1.0
+                        and b.end - b.start >= 180)
+    found = big.score()
     assert found["caught_2min"] == found["bursts"] > 0
     report = harness.burst_breakdown(bursts)
     assert len(report) == 16 and report[0].startswith("| 3× | 1 min |")
+    assert len(harness.targets(list(outcomes.values()))) >= 8
