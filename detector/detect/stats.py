@@ -89,12 +89,13 @@ class EWMoments:
     ``n`` is kept by the caller (it is the key's count of learned windows).
     """
 
-    __slots__ = ("_mean", "_square", "fading", "n")
+    __slots__ = ("_mean", "_square", "_weight", "fading", "n")
 
     def __init__(self, fading: float, mean: float = 0.0, square: float = 0.0,
                  n: int = 0) -> None:
         self.fading = fading
         self.n = n
+        self._weight = 1.0 - (1.0 - fading) ** n if n < 100_000 else 1.0
         self._mean = stats.EWMean(fading_factor=fading)
         self._square = stats.EWMean(fading_factor=fading)
         self._mean.update(mean)
@@ -104,12 +105,14 @@ class EWMoments:
         self._mean.update(x)
         self._square.update(x * x)
         self.n += 1
+        self._weight += self.fading * (1.0 - self._weight)
 
     def decay(self, n: int) -> None:
         """``n`` updates with zero, in constant time (a long quiet gap)."""
         keep = (1.0 - self.fading) ** n
         self._reset(self._mean.get() * keep, self._square.get() * keep)
         self.n += n
+        self._weight = 1.0 - (1.0 - self._weight) * keep
 
     def scale(self, factor: float) -> None:
         """Every value seen so far, multiplied by ``factor``."""
@@ -124,17 +127,17 @@ class EWMoments:
     @property
     def weight(self) -> float:
         """The share of the weights that data has filled (1 once the series is long)."""
-        return 1.0 - (1.0 - self.fading) ** self.n if self.n < 100_000 else 1.0
+        return self._weight
 
     @property
     def mean(self) -> float:
-        weight = self.weight
+        weight = self._weight
         return float(self._mean.get()) / weight if weight > 0.0 else 0.0
 
     @property
     def variance(self) -> float:
         """May dip just below zero by rounding, as river's ``EWVar`` does."""
-        weight = self.weight
+        weight = self._weight
         if weight <= 0.0:
             return 0.0
         mean = float(self._mean.get()) / weight

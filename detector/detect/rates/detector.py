@@ -49,6 +49,7 @@ SHORT = 5                         # judged windows this short (in learning windo
                                   # follow the rate of the lag's older windows, if clearly
                                   # higher; they also decide when a spike is over
 RECENT = 10                       # ... when there are this many of those windows
+SLOW, LEVEL = -1.0, -2.0          # what an expectation rests on (else: a number of windows)
 SHARP = 2.0                       # the learning window alone opens a spike only this many
                                   # times rate_min_ratio above its baseline (a short blip
                                   # at 3× is not trouble; 3× that lasts fills the longer ones)
@@ -315,8 +316,8 @@ class RateDetector:
 
     def _expected(self, key: Key, window: int) -> tuple[list[float], list[float]]:
         """While learning window ``window`` is open, for each judged window (the learning
-        window first): the events expected per learning window, and how many learning
-        windows that expectation rests on.
+        window first): the events expected per learning window, and what that rests on
+        (``SLOW``, ``LEVEL``, or a number of windows).
 
         The expectation is the slow level times the seasonal factor of the middle of the
         judged window (what this hour usually looks like); when today's level is clearly
@@ -334,30 +335,32 @@ class RateDetector:
         size = self.window_seconds
         end = (window + 1) * size
         profile = key.profile
+        seasonal = profile.daily_on
         factor = profile.factor
-        frontier = factor(profile.until - size / 2) if profile.daily_on else 1.0
+        frontier = factor(profile.until - size / 2) if seasonal else 1.0
         # The lag's older windows, if their rate is clearly above the expectation: a rise
         # too slow to be trouble, which the short windows should not take for one.
         recent = 0.0
-        older = len(key.pending) - SHORT
+        pending = key.pending
+        older = len(pending) - SHORT
         if older >= RECENT:
-            newer = sum(key.pending[i] for i in range(older, len(key.pending)))
-            recent = (key.pending_sum - newer) / older
+            recent = (key.pending_sum - sum(pending[older:])) / older
         # The level of the last days, unless today's is clearly higher.
-        today = (level - usual) * math.sqrt(moments.effective / max(usual, BASELINE_FLOOR)) > 2
-        expected, weights = [], []
+        today = (level > usual and (level - usual) * math.sqrt(
+            moments.effective / max(usual, BASELINE_FLOOR)) > 2)
+        expected, sources = [], []
         for scale in (1, *self.scales):
-            now = factor(end - scale * size / 2)
-            mine, weight = usual * now, slow.effective
+            now = factor(end - scale * size / 2) if seasonal else 1.0
+            mine, source = usual * now, SLOW
             if today and level * max(now, frontier) > mine:
-                mine, weight = level * max(now, frontier), moments.effective
+                mine, source = level * max(now, frontier), LEVEL
             if (scale <= SHORT and recent > mine
                     and (recent - mine) * math.sqrt(older / max(mine, BASELINE_FLOOR)) > 3.0):
-                mine, weight = recent, float(older)
+                mine, source = recent, float(older)
             expected.append(mine)
-            weights.append(weight)
-        key.expect = (window, expected, weights)
-        return expected, weights
+            sources.append(source)
+        key.expect = (window, expected, sources)
+        return expected, sources
 
     def _window(self, key: Key, index: int, scale: int, i: int) -> tuple[int, float]:
         """(events, length in learning windows) of the judged window ``i`` (of ``scale``
@@ -369,10 +372,12 @@ class RateDetector:
         return key.sums[i - 1] + key.learning_count, scale - 1 + done / self.window_buckets
 
     def _tail(self, key: Key, observed: int, expected: float, scale: int,
-              effective: float) -> float:
+              source: float) -> float:
         """P(at least ``observed``) under the baseline: bursty counts, a baseline that
-        rests on few (``effective``) windows, and hours that the model has lately
-        mispredicted widen it (a negative binomial)."""
+        rests on few windows (``source``: see ``_expected``), and hours that the model has
+        lately mispredicted widen it (a negative binomial)."""
+        effective = (key.slow.effective if source == SLOW else
+                     key.moments.effective if source == LEVEL else source)
         spread = (key.dispersion() + (scale / effective if effective > 0 else 1e9)
                   + key.profile.misfit * expected)
         return upper_tail(observed, expected, expected * spread if spread > 1.01 else None)
@@ -383,7 +388,7 @@ class RateDetector:
         end = (index + 1) * self.bucket
         config = self.config
         spike = key.spike
-        expected, weights = self._expected(key, index // self.window_buckets)
+        expected, sources = self._expected(key, index // self.window_buckets)
         scales = (1, *self.scales)
         if spike is None:
             if (key.learned < self.grace_windows // 2
@@ -397,7 +402,7 @@ class RateDetector:
                 base = max(expected[i], BASELINE_FLOOR) * length
                 if observed < config.rate_min_ratio * base * (SHARP if i == 0 else 1.0):
                     continue
-                p = self._tail(key, observed, base, scale, weights[i]) / scale
+                p = self._tail(key, observed, base, scale, sources[i]) / scale
                 if p < config.rate_sensitivity and (best is None or p < best[0]):
                     best = (p, scale, observed, length, expected[i])
             if best is None:
@@ -428,7 +433,7 @@ class RateDetector:
             observed, length = self._window(key, index, scale, i)
             base = max(expected[i], BASELINE_FLOOR) * length
             if (observed >= 1.5 * base
-                    and self._tail(key, observed, base, scale, weights[i]) < QUIET_P):
+                    and self._tail(key, observed, base, scale, sources[i]) < QUIET_P):
                 normal = False
                 break
         if not spike.adapted and end - spike.start >= config.rate_adapt_after:

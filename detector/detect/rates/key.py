@@ -78,8 +78,8 @@ class Key:
     patterns: Counter[str] = field(default_factory=Counter)
     series: Series | None = None
     expect: tuple[int, list[float], list[float]] | None = None
-    # (window index, per judged window: expected events per learning window, and how many
-    # learning windows that expectation rests on)
+    # (window index, per judged window: expected events per learning window, and what
+    # that expectation rests on; see RateDetector._expected)
 
     def __post_init__(self) -> None:
         # Before its first event the key had none: start from that, not from the first
