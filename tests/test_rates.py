@@ -312,7 +312,7 @@ def test_a_daily_wave_is_learned_as_the_hours_usual_rate() -> None:
     peak, trough = key.profile.factor(T0 + 6 * 3600), key.profile.factor(T0 + 18 * 3600)
     assert 1.4 <= peak <= 2.0 and 0.1 <= trough <= 0.5
     # the baseline at 06:00 is what 06:00 looks like, not the level of the night before
-    expected = run.detector._expected(key, int((T0 + 3 * 86400 + 6 * 3600) // 60))[0]
+    expected = key.expected(int((T0 + 3 * 86400 + 6 * 3600) // 60), 60.0)[0]
     assert expected[0] == pytest.approx(wave(T0 + 6 * 3600), rel=0.3)
 
 

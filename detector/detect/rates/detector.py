@@ -2,26 +2,26 @@
 
 Per (service, class) and per service for all error-level events (class
 ``error_rate``), events are counted in event-time buckets (``bucket``, 10 s) and
-learning windows (``rate_window``, 1 min). Several windows are judged at once: the
-last learning window, slid bucket by bucket, and each of ``rate_scales`` (5, 10
-and 30 minutes). A window is judged when one of its buckets with events closes.
+learning windows (``rate_window``, 1 min). Several windows are judged at once, each
+time a bucket with events closes: the last learning window, slid bucket by bucket, and
+the windows of ``rate_scales`` (5, 10 and 30 minutes) that end with that bucket.
 
-The baseline is the level of the learning windows, divided by the key's seasonal
-factor (its learned daily and weekly shape), with river's exponentially weighted
-mean and variance (``rate_half_life``); a window is learned only once it is as old
-as the longest judged window, so a slow rise is never compared with itself. It is
-the higher of that level and the level of the last days (half-life two days), times
-the factor of the hour judged: what this hour usually looks like, or, before a full
-day is learned, today's behaviour.
+A learning window is learned once it is as old as the longest judged window (a slow
+rise is never compared with itself): divided by the key's seasonal factor (its daily
+and weekly ``Profile``), into the level (river's exponentially weighted mean and
+variance, ``rate_half_life``) and the slow level (half-life two days). What each
+judged window is expected to hold is ``Key.expected``.
 
 A window is a spike when, after a grace period, it holds at least ``rate_min_count``
-events, at least ``rate_min_ratio`` times its baseline, and the probability of at
-least that many under the baseline is below ``rate_sensitivity`` (Poisson, or
-negative binomial when the counts are bursty or the baseline rests on few windows).
-While a spike is open its windows are held back from learning, with those still
-waiting out the lag; a spike that lasts longer than ``rate_adapt_after`` is a new
-level, and is learned. The spike resolves once the window that opened it has not
-been high for three learning windows.
+events, at least ``rate_min_ratio`` times its baseline (the learning window alone:
+``SHARP`` times that), and the probability of at least that many is below
+``rate_sensitivity`` times its length in learning windows (Poisson, or negative binomial
+when the counts are bursty, the baseline rests on few windows or the model has lately
+mispredicted the hours). While a spike is open its windows, and those still waiting out
+the lag, are held back from learning; a spike that lasts longer than
+``rate_adapt_after`` is a new level, and is learned. It resolves once the judged windows
+up to its own (and up to ``SHORT``) have not been high for three learning windows; the
+longer windows then count its windows as usual ones.
 """
 
 from __future__ import annotations
@@ -31,8 +31,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from detector.config import DetectConfig
-from detector.detect.rates.key import MAX_SPANS, Key, Series, Spike
-from detector.detect.stats import EWMoments, upper_tail
+from detector.detect.rates.key import (
+    BASELINE_FLOOR,
+    MAX_SPANS,
+    SHORT,
+    Key,
+    Series,
+    Spike,
+    fading,
+    rescaled,
+)
+from detector.detect.stats import upper_tail
 from detector.errors import StateError
 from detector.incidents import Finding, Occurrence, Resolution
 from detector.match.engine import Match
@@ -45,16 +54,10 @@ SNAPSHOT_VERSION = 2
 QUIET_P = 0.01                    # a window this likely under the baseline is "normal again"
 QUIET_WINDOWS = 3                 # normal for this many windows: the spike is over
 LEARNING_LAG = 3                  # windows: the shortest lag, while a key is young
-SHORT = 5                         # judged windows this short (in learning windows) also
-                                  # follow the rate of the lag's older windows, if clearly
-                                  # higher; they also decide when a spike is over
-RECENT = 10                       # ... when there are this many of those windows
-SLOW, LEVEL = -1.0, -2.0          # what an expectation rests on (else: a number of windows)
 SHARP = 2.0                       # the learning window alone opens a spike only this many
                                   # times rate_min_ratio above its baseline (a short blip
                                   # at 3× is not trouble; 3× that lasts fills the longer ones)
 SLOW_HALF_LIFE = 2 * 86400.0      # the level of the last days
-BASELINE_FLOOR = 0.02             # events per window never assumed rarer than this
 KEY_EXPIRY = 7 * 86400.0          # a key with no event for this long is forgotten
 MAX_HELD = 4096
 MAX_SERIES = 100_000              # report points per key (a replay over years stays bounded)
@@ -76,10 +79,6 @@ ERROR_RATE_RUNBOOK: RunbookJSON = {
               "runbook."]}
 
 
-def _fading(window: float, half_life: float) -> float:
-    return float(1.0 - 0.5 ** (window / half_life))
-
-
 class RateDetector:
     """Learns rates and opens, updates and resolves ``rate_spike`` incidents."""
 
@@ -96,8 +95,8 @@ class RateDetector:
                               for s in config.rate_scales})
         self.longest = max(self.scales, default=1)
         self.lag = max(LEARNING_LAG, self.longest)
-        self.fading = _fading(self.window_seconds, config.rate_half_life)
-        self.slow_fading = _fading(self.window_seconds, SLOW_HALF_LIFE)
+        self.fading = fading(self.window_seconds, config.rate_half_life)
+        self.slow_fading = fading(self.window_seconds, SLOW_HALF_LIFE)
         self.grace_windows = math.ceil(config.rate_grace / self.window_seconds)
         self.keys: dict[tuple[str, str], Key] = {}
         self.services: dict[str, float] = {}          # service → first time seen
@@ -145,7 +144,7 @@ class RateDetector:
     def _key(self, service: str, cls: str, created: float, closed_through: int) -> Key:
         key = Key(service=service, cls=cls, created=created, fading=self.fading,
                   slow_fading=self.slow_fading, window_buckets=self.window_buckets,
-                  longest=self.longest, closed_through=closed_through)
+                  scales=tuple(self.scales), closed_through=closed_through)
         key.series = Series() if self.record_series else None
         return key
 
@@ -159,13 +158,9 @@ class RateDetector:
         prior = min(quiet // int(self.window_seconds), self.prior_windows)
         if prior > 0:
             self._learn_zeros(key, prior, when - prior * self.window_seconds)
-        self._sums(key)
+        key.resum()
         self.keys[(service, cls)] = key
         return key
-
-    def _sums(self, key: Key) -> None:
-        minutes = key.minutes
-        key.sums = [sum(minutes[len(minutes) - (scale - 1):]) for scale in self.scales]
 
     def _evict(self) -> None:
         idle = [k for k in self.keys.values() if k.spike is None]
@@ -219,7 +214,9 @@ class RateDetector:
         while window <= last:
             if (not any(key.minutes) and not any(key.pending)
                     and (key.series is None or len(key.series.start) >= MAX_SERIES)):
-                self._learn_zeros(key, last - window + 1, window * self.window_seconds)
+                # the lag's (empty) windows are learned first, then as many new ones wait
+                start = (window - len(key.pending)) * self.window_seconds
+                self._learn_zeros(key, last - window + 1, start)
                 break
             self._close_window(key, window, 0)
             window += 1
@@ -294,7 +291,7 @@ class RateDetector:
         assert series is not None
         if len(series.start) >= MAX_SERIES:
             return
-        mean = self._expected(key, int(start // self.window_seconds))[0][0]
+        mean = key.expected(int(start // self.window_seconds), self.window_seconds)[0][0]
         var = mean * key.dispersion()
         series.start.append(start)
         series.count.append(count)
@@ -314,81 +311,13 @@ class RateDetector:
             n += max(1, n // 50)
         return float(n)
 
-    def _expected(self, key: Key, window: int) -> tuple[list[float], list[float]]:
-        """While learning window ``window`` is open, for each judged window (the learning
-        window first): the events expected per learning window, and what that rests on
-        (``SLOW``, ``LEVEL``, or a number of windows).
-
-        The expectation is the slow level times the seasonal factor of the middle of the
-        judged window (what this hour usually looks like); when today's level is clearly
-        higher, the higher of that level as it was at the learning frontier (today's
-        behaviour) and that level times the factor. A profile can so raise the baseline
-        above today's behaviour, never lower it below: a day that was not like the others
-        (a ramp, an incident that became the new level) does not make the next one look
-        like trouble.
-        """
-        cached = key.expect
-        if cached is not None and cached[0] == window:
-            return cached[1], cached[2]
-        moments, slow = key.moments, key.slow
-        level, usual = max(moments.mean, 0.0), max(slow.mean, 0.0)
-        size = self.window_seconds
-        end = (window + 1) * size
-        profile = key.profile
-        seasonal = profile.daily_on
-        factor = profile.factor
-        frontier = factor(profile.until - size / 2) if seasonal else 1.0
-        # The lag's older windows, if their rate is clearly above the expectation: a rise
-        # too slow to be trouble, which the short windows should not take for one.
-        recent = 0.0
-        pending = key.pending
-        older = len(pending) - SHORT
-        if older >= RECENT:
-            recent = (key.pending_sum - sum(pending[older:])) / older
-        # The level of the last days, unless today's is clearly higher.
-        today = (level > usual and (level - usual) * math.sqrt(
-            moments.effective / max(usual, BASELINE_FLOOR)) > 2)
-        expected, sources = [], []
-        for scale in (1, *self.scales):
-            now = factor(end - scale * size / 2) if seasonal else 1.0
-            mine, source = usual * now, SLOW
-            if today and level * max(now, frontier) > mine:
-                mine, source = level * max(now, frontier), LEVEL
-            if (scale <= SHORT and recent > mine
-                    and (recent - mine) * math.sqrt(older / max(mine, BASELINE_FLOOR)) > 3.0):
-                mine, source = recent, float(older)
-            expected.append(mine)
-            sources.append(source)
-        key.expect = (window, expected, sources)
-        return expected, sources
-
-    def _window(self, key: Key, index: int, scale: int, i: int) -> tuple[int, float]:
-        """(events, length in learning windows) of the judged window ``i`` (of ``scale``
-        learning windows) that ends with bucket ``index``: the last learning window,
-        slid bucket by bucket, or the open learning window and ``scale - 1`` closed ones."""
-        if i == 0:
-            return key.window_sum, 1.0
-        done = index % self.window_buckets + 1
-        return key.sums[i - 1] + key.learning_count, scale - 1 + done / self.window_buckets
-
-    def _tail(self, key: Key, observed: int, expected: float, scale: int,
-              source: float) -> float:
-        """P(at least ``observed``) under the baseline: bursty counts, a baseline that
-        rests on few windows (``source``: see ``_expected``), and hours that the model has
-        lately mispredicted widen it (a negative binomial)."""
-        effective = (key.slow.effective if source == SLOW else
-                     key.moments.effective if source == LEVEL else source)
-        spread = (key.dispersion() + (scale / effective if effective > 0 else 1e9)
-                  + key.profile.misfit * expected)
-        return upper_tail(observed, expected, expected * spread if spread > 1.01 else None)
-
     def _judge(self, key: Key, index: int, count: int) -> None:
         """Judge every window that ends with this bucket (one with events), or the window
         of the open spike."""
         end = (index + 1) * self.bucket
         config = self.config
         spike = key.spike
-        expected, sources = self._expected(key, index // self.window_buckets)
+        expected, sources = key.expected(index // self.window_buckets, self.window_seconds)
         scales = (1, *self.scales)
         if spike is None:
             if (key.learned < self.grace_windows // 2
@@ -396,13 +325,13 @@ class RateDetector:
                 return
             best: tuple[float, int, int, float, float] | None = None
             for i, scale in enumerate(scales):
-                observed, length = self._window(key, index, scale, i)
+                observed, length = key.window(index, i)
                 if observed < config.rate_min_count:
                     continue
                 base = max(expected[i], BASELINE_FLOOR) * length
                 if observed < config.rate_min_ratio * base * (SHARP if i == 0 else 1.0):
                     continue
-                p = self._tail(key, observed, base, scale, sources[i]) / scale
+                p = key.tail(observed, base, i, sources[i]) / scale
                 if p < config.rate_sensitivity and (best is None or p < best[0]):
                     best = (p, scale, observed, length, expected[i])
             if best is None:
@@ -430,10 +359,10 @@ class RateDetector:
         for i, scale in enumerate(scales):
             if scale > max(spike.scale, SHORT):
                 break
-            observed, length = self._window(key, index, scale, i)
+            observed, length = key.window(index, i)
             base = max(expected[i], BASELINE_FLOOR) * length
             if (observed >= 1.5 * base
-                    and self._tail(key, observed, base, scale, sources[i]) < QUIET_P):
+                    and key.tail(observed, base, i, sources[i]) < QUIET_P):
                 normal = False
                 break
         if not spike.adapted and end - spike.start >= config.rate_adapt_after:
@@ -450,7 +379,7 @@ class RateDetector:
         spike.quiet = 0
         if count:
             i = scales.index(spike.scale) if spike.scale in scales else 0
-            observed, length = self._window(key, index, scales[i], i)
+            observed, length = key.window(index, i)
             self._notify(key, end, observed / length, count)
 
     def _notify(self, key: Key, when: float, per_window: float, add: int) -> None:
@@ -498,11 +427,11 @@ class RateDetector:
         minutes = key.minutes
         last = (key.closed_through + 1) // self.window_buckets - 1
         spiked = min(last - int(spike.start // self.window_seconds) + 1, len(minutes))
-        usual = round(self._expected(key, last + 1)[0][0])
+        usual = round(key.expected(last + 1, self.window_seconds)[0][0])
         for j in range(1, spiked + 1):
             minutes[-j] = min(minutes[-j], usual)
         key.learning_count = min(key.learning_count, usual)
-        self._sums(key)
+        key.resum()
 
     # -- persistence ------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -524,11 +453,13 @@ class RateDetector:
             keys = []
             for saved in data["keys"]:
                 if not whole:
-                    saved = self._rescaled(saved, saved_window)
+                    saved = rescaled(saved, saved_window, self.window_seconds, self.bucket,
+                                     {"moments": self.config.rate_half_life,
+                                      "slow": SLOW_HALF_LIFE})
                 key = Key.from_json(saved, self.fading, self.slow_fading, self.window_buckets,
-                                    self.longest, whole=whole)
+                                    tuple(self.scales), whole=whole)
                 key.series = Series() if self.record_series else None
-                self._sums(key)
+                key.resum()
                 keys.append(key)
             services = {str(s): float(t) for s, t in data["services"].items()}
         except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
@@ -536,26 +467,6 @@ class RateDetector:
         self.services.update(services)
         for key in keys:
             self.keys[(key.service, key.cls)] = key
-
-    def _rescaled(self, saved: dict[str, Any], window: float) -> dict[str, Any]:
-        """A key saved with learning windows of ``window`` seconds, in today's: the same
-        baselines per second, learned over the same time."""
-        scale = self.window_seconds / window
-        learned = int(saved["learned"])
-        now = round(learned / scale)
-        end = (saved["closed_through"] + 1) * (window / saved["window_buckets"])
-        rescaled = {**saved, "closed_through": int(end // self.bucket) - 1, "learned": now}
-        half_lives = {"moments": self.config.rate_half_life, "slow": SLOW_HALF_LIFE}
-        for name, half_life in half_lives.items():
-            if name not in saved:
-                continue
-            old = EWMoments.from_json(_fading(window, half_life), saved[name], learned)
-            new = EWMoments(_fading(self.window_seconds, half_life), n=now)
-            weight = new.weight
-            mean, square = old.mean, old.variance + old.mean ** 2
-            rescaled[name] = [mean * scale * weight, square * scale * scale * weight]
-        return rescaled
-
 
 def _span(seconds: float) -> str:
     minutes = seconds / 60

@@ -12,18 +12,26 @@ open (at most ``MAX_HELD``), ``open`` only with events ahead of the watermark.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from detector.detect.stats import EWMoments, Profile
+from detector.detect.stats import EWMoments, Profile, upper_tail
 
-__all__ = ["DISPERSION", "MAX_SPANS", "Key", "Series", "Spike"]
+__all__ = ["BASELINE_FLOOR", "DISPERSION", "MAX_SPANS", "SHORT", "Key", "Series", "Spike",
+           "fading", "rescaled"]
 
 # Learned variance is noisy at low rates (for 0.1/min it sits just above the mean half
 # the time): only clear overdispersion switches the score to a negative binomial.
 DISPERSION = 1.5
 MAX_SPANS = 8                     # recent spikes kept (does a class spike explain errors?)
+BASELINE_FLOOR = 0.02             # events per window never assumed rarer than this
+SHORT = 5                         # judged windows this short (in learning windows) also
+                                  # follow the rate of the lag's older windows, if clearly
+                                  # higher; they also decide when a spike is over
+RECENT = 10                       # ... when there are this many of those windows
+SLOW, LEVEL = -1.0, -2.0          # what an expectation rests on (else: a number of windows)
 
 
 @dataclass
@@ -55,7 +63,7 @@ class Key:
     fading: float                                     # of the level
     slow_fading: float                                # of the slow level
     window_buckets: int
-    longest: int                                      # the longest judged window, in windows
+    scales: tuple[int, ...]                           # the longer judged windows, in windows
     closed_through: int                               # last closed bucket index
     moments: EWMoments = field(init=False)            # the level: deseasonalized windows
     slow: EWMoments = field(init=False)               # the same, over days
@@ -87,7 +95,7 @@ class Key:
         self.moments = EWMoments(self.fading)
         self.slow = EWMoments(self.slow_fading)
         self.recent = deque([0] * self.window_buckets, maxlen=self.window_buckets)
-        self.minutes = [0] * (self.longest - 1)
+        self.minutes = [0] * (max(self.scales, default=1) - 1)
 
     def spiking_at(self, when: float) -> bool:
         """Was a spike open at event time ``when`` (open now, or a recent closed one)?"""
@@ -110,6 +118,81 @@ class Key:
         mean = self.moments.mean
         var = self.moments.variance
         return var / mean if mean > 0.0 and var > DISPERSION * mean else 1.0
+
+    def resum(self) -> None:
+        """The sums of the longer judged windows, from ``minutes``."""
+        minutes = self.minutes
+        self.sums = [sum(minutes[len(minutes) - (scale - 1):]) for scale in self.scales]
+
+    def expected(self, window: int, size: float) -> tuple[list[float], list[float]]:
+        """While learning window ``window`` is open, for each judged window (the learning
+        window first): the events expected per learning window, and what that rests on
+        (``SLOW``, ``LEVEL``, or a number of windows); learning windows are ``size`` seconds.
+
+        The expectation is the slow level times the seasonal factor of the middle of the
+        judged window (what this hour usually looks like); when today's level is clearly
+        higher, the higher of that level as it was at the learning frontier (today's
+        behaviour) and that level times the factor. A profile can so raise the baseline
+        above today's behaviour, never lower it below: a day that was not like the others
+        (a ramp, an incident that became the new level) does not make the next one look
+        like trouble.
+        """
+        key = self
+        cached = key.expect
+        if cached is not None and cached[0] == window:
+            return cached[1], cached[2]
+        moments, slow = key.moments, key.slow
+        level, usual = max(moments.mean, 0.0), max(slow.mean, 0.0)
+        end = (window + 1) * size
+        profile = key.profile
+        seasonal = profile.daily_on
+        factor = profile.factor
+        frontier = factor(profile.until - size / 2) if seasonal else 1.0
+        # The lag's older windows, if their rate is clearly above the expectation: a rise
+        # too slow to be trouble, which the short windows should not take for one.
+        recent = 0.0
+        pending = key.pending
+        older = len(pending) - SHORT
+        if older >= RECENT:
+            recent = (key.pending_sum - sum(pending[older:])) / older
+        # The level of the last days, unless today's is clearly higher.
+        today = (level > usual and (level - usual) * math.sqrt(
+            moments.effective / max(usual, BASELINE_FLOOR)) > 2)
+        expected, sources = [], []
+        for scale in (1, *self.scales):
+            now = factor(end - scale * size / 2) if seasonal else 1.0
+            mine, source = usual * now, SLOW
+            if today and level * max(now, frontier) > mine:
+                mine, source = level * max(now, frontier), LEVEL
+            if (scale <= SHORT and recent > mine
+                    and (recent - mine) * math.sqrt(older / max(mine, BASELINE_FLOOR)) > 3.0):
+                mine, source = recent, float(older)
+            expected.append(mine)
+            sources.append(source)
+        key.expect = (window, expected, sources)
+        return expected, sources
+
+    def window(self, index: int, i: int) -> tuple[int, float]:
+        """(events, length in learning windows) of judged window ``i`` that ends with
+        bucket ``index``: the last learning window, slid bucket by bucket (``i`` 0), or
+        the open learning window and the ``scales[i - 1] - 1`` closed ones before it."""
+        if i == 0:
+            return self.window_sum, 1.0
+        done = index % self.window_buckets + 1
+        return (self.sums[i - 1] + self.learning_count,
+                self.scales[i - 1] - 1 + done / self.window_buckets)
+
+    def tail(self, observed: int, expected: float, i: int, source: float) -> float:
+        """P(at least ``observed``) in judged window ``i`` under its baseline: bursty
+        counts, a baseline that rests on few windows (``source``: see ``expected``), and
+        hours that the model has lately mispredicted widen it (a negative binomial)."""
+        scale = self.scales[i - 1] if i else 1
+        effective = (self.slow.effective if source == SLOW else
+                     self.moments.effective if source == LEVEL else source)
+        spread = (self.dispersion() + (scale / effective if effective > 0 else 1e9)
+                  + self.profile.misfit * expected)
+        return float(upper_tail(observed, expected,
+                                expected * spread if spread > 1.01 else None))
 
     def baseline(self) -> tuple[float, float | None]:
         """(expected events per window, variance if clearly overdispersed, else None),
@@ -142,14 +225,14 @@ class Key:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], fading: float, slow_fading: float,
-                  window_buckets: int, longest: int, *, whole: bool = True) -> Key:
+                  window_buckets: int, scales: tuple[int, ...], *, whole: bool = True) -> Key:
         """A saved key (version 2, or version 1 without its slow level, profile and
         longer windows). Not ``whole`` (saved with another bucket or window length):
         only its baselines and profile are kept, as the caller scaled them; its windows
         start empty."""
         key = cls(service=data["service"], cls=data["class"], created=data["created"],
                   fading=fading, slow_fading=slow_fading, window_buckets=window_buckets,
-                  longest=longest, closed_through=data["closed_through"])
+                  scales=scales, closed_through=data["closed_through"])
         key.learned = int(data["learned"])
         key.moments = EWMoments.from_json(fading, data["moments"], key.learned)
         if "slow" in data:
@@ -180,3 +263,29 @@ class Key:
         key.pending.extend(data["pending"])
         key.pending_sum = sum(key.pending)
         return key
+
+
+def fading(window: float, half_life: float) -> float:
+    """The weight of each new window in an exponentially weighted mean of this half-life."""
+    return float(1.0 - 0.5 ** (window / half_life))
+
+
+def rescaled(saved: dict[str, Any], window: float, size: float, bucket: float,
+         half_lives: dict[str, float]) -> dict[str, Any]:
+    """A key saved with learning windows of ``window`` seconds, in windows of ``size``
+    seconds and buckets of ``bucket``: the same baselines per second, learned over the
+    same time (``half_lives``: of each saved pair of moments)."""
+    scale = size / window
+    learned = int(saved["learned"])
+    now = round(learned / scale)
+    end = (saved["closed_through"] + 1) * (window / saved["window_buckets"])
+    rescaled = {**saved, "closed_through": int(end // bucket) - 1, "learned": now}
+    for name, half_life in half_lives.items():
+        if name not in saved:
+            continue
+        old = EWMoments.from_json(fading(window, half_life), saved[name], learned)
+        new = EWMoments(fading(size, half_life), n=now)
+        weight = new.weight
+        mean, square = old.mean, old.variance + old.mean ** 2
+        rescaled[name] = [mean * scale * weight, square * scale * scale * weight]
+    return rescaled
