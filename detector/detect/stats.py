@@ -317,14 +317,14 @@ class Profile:
         gamma = max(1.0 / (max(age, 0.0) // DAY + 1), self.GAMMA_DAY)
         h = hour % 24
         seen = (self.observed + self.PRIOR) / (self.acc_day + self.PRIOR)
-        self.daily[h] += gamma * (seen - self.daily[h])
+        self.daily[h] = round(self.daily[h] + gamma * (seen - self.daily[h]), 6)
         if self.daily_on:
             _normalize(self.daily)
         if self.daily_on:
             gamma = max(1.0 / (max(age - DAY, 0.0) // WEEK + 1), self.GAMMA_WEEK)
             k = (hour - MONDAY) % 168
             seen = (self.observed + self.PRIOR) / (self.acc_week + self.PRIOR)
-            self.weekly[k] += gamma * (seen - self.weekly[k])
+            self.weekly[k] = round(self.weekly[k] + gamma * (seen - self.weekly[k]), 6)
             if self.weekly_on:
                 _normalize(self.weekly)
         self.observed = self.acc_day = self.acc_week = self.acc_model = 0.0
