@@ -90,11 +90,11 @@ lines = st.lists(st.one_of(plain_line(), json_line(), mutated(), st.binary(max_s
 
 
 def counting(pipeline: Pipeline) -> list[int]:
-    """Count the rate detector's units of work (bucket closes, windows learned)."""
+    """Count the rate detector's units of work (buckets and windows closed, learned)."""
     work = [0]
     for detector in pipeline.detectors:
         if isinstance(detector, RateDetector):
-            for name in ("_close_bucket", "_learn"):
+            for name in ("_close_bucket", "_close_window", "_absorb"):
                 original = getattr(detector, name)
 
                 def counted(*args: Any, _original: Any = original) -> Any:

@@ -82,7 +82,8 @@ def test_a_burst_opens_a_spike_quickly_and_resolves_after_it() -> None:
     assert "/min, baseline " in opened["summary"] and "×)" in opened["summary"]
     assert float(opened["fields"]["ratio"]) >= 5
     (resolved,) = run.spikes("resolve")
-    assert burst + 300 <= seconds(resolved["last_seen"]) <= burst + 300 + 5 * 60
+    # once the 5-minute window no longer holds it, and three quiet minutes more
+    assert burst + 300 <= seconds(resolved["last_seen"]) <= burst + 300 + 10 * 60
 
 
 def test_one_event_after_silence_is_not_a_spike() -> None:
@@ -198,3 +199,216 @@ def test_the_threshold_is_the_first_count_that_would_open() -> None:
     config = run.config
     assert upper_tail(int(threshold), 1.0) < config.rate_sensitivity
     assert upper_tail(int(threshold) - 1, 1.0) >= config.rate_sensitivity
+
+
+# -- several time scales ------------------------------------------------------------------
+
+def test_a_slow_rise_opens_a_spike_that_says_over_what_span() -> None:
+    run = Run()
+    run.detector.seen("api", T0)
+    run.play(T0, 180, 1.0)
+    rise = T0 + 180 * 60
+    run.play(rise, 30, 3.0)                            # 3× for 30 min: 90 where 30 were usual
+    (opened,) = run.spikes()
+    assert seconds(opened["first_seen"]) - rise <= 20 * 60
+    summary = opened["summary"]
+    assert summary.startswith("Lock-timeout rate in api: ") and " over the last " in summary
+    assert " min, baseline " in summary
+    assert opened["fields"]["window_min"] in ("5", "10", "30")
+    assert 2.0 <= float(opened["fields"]["ratio"]) <= 5.0
+
+
+def test_a_short_sharp_burst_is_judged_on_the_last_minute() -> None:
+    run = Run()
+    run.detector.seen("api", T0)
+    run.play(T0, 120, 1.0)
+    burst = T0 + 120 * 60
+    run.play(burst, 1, 30.0)
+    run.play(burst + 60, 20, 1.0)
+    (opened,) = run.spikes()
+    assert seconds(opened["first_seen"]) - burst <= 60
+    assert " over the last " not in opened["summary"] and opened["fields"]["window_min"] == "1"
+
+
+def test_a_burst_that_is_over_does_not_open_a_slower_spike_after_it() -> None:
+    run = Run()
+    run.detector.seen("api", T0)
+    run.play(T0, 120, 1.0)
+    run.play(T0 + 7200, 5, 20.0)
+    run.play(T0 + 7200 + 300, 60, 1.0)
+    assert len(run.spikes()) == 1 and len(run.spikes("resolve")) == 1
+
+
+def test_a_deploy_blip_of_two_minutes_at_three_times_is_not_an_incident() -> None:
+    run = Run()
+    run.detector.seen("api", T0)
+    run.play(T0, 180, 5.0)
+    for n in range(6):                                 # six deploys, an hour apart
+        start = T0 + (180 + 60 * n) * 60
+        run.play(start, 2, 15.0)
+        run.play(start + 120, 58, 5.0)
+    assert len(run.spikes()) <= 1
+
+
+def test_slow_growth_is_learned_not_reported() -> None:
+    run = Run()
+    run.detector.seen("api", T0)
+    run.play(T0, 180, 2.0)
+    for step in range(36):                             # 2/min → 10/min over six hours
+        run.play(T0 + (180 + 10 * step) * 60, 10, 2.0 * (1 + 4 * step / 35))
+    assert run.spikes() == []
+
+
+def test_the_scales_can_be_configured(tmp_path: Any) -> None:
+    from detector.config import load_config
+    from detector.errors import ConfigError
+
+    path = tmp_path / "detector.toml"
+    path.write_text('[detect]\nrate_scales = ["1h", "2m"]\n')
+    config = load_config(path, env={}).detect
+    assert config.rate_scales == (120.0, 3600.0)
+    assert RateDetector(config).scales == [2, 60]
+    path.write_text('[detect]\nrate_scales = []\n')
+    assert RateDetector(load_config(path, env={}).detect).scales == []
+    for text, problem in (('rate_scales = "5m"', "must be a list of durations"),
+                          ('rate_scales = ["5 minutes"]', "must be a duration"),
+                          ('rate_scales = ["30s"]', "at least detect.rate_window")):
+        path.write_text(f"[detect]\n{text}\n")
+        with pytest.raises(ConfigError) as caught:
+            load_config(path, env={})
+        assert problem in caught.value.located() and ":2:" in caught.value.located()
+
+
+def test_only_the_learning_window_is_judged_without_scales() -> None:
+    run = Run(replace(DetectConfig(), rate_scales=()))
+    run.detector.seen("api", T0)
+    run.play(T0, 120, 1.0)
+    run.play(T0 + 7200, 30, 3.0)                       # a slow rise: nobody sees it
+    run.play(T0 + 9000, 5, 30.0)                       # a sharp burst: seen
+    (opened,) = run.spikes()
+    assert " over the last " not in opened["summary"]
+
+
+# -- seasonality ----------------------------------------------------------------------------
+
+def wave(t: float) -> float:
+    """±80 % over the day, peak at 06:00 UTC, 5/min on average."""
+    return 5.0 * (1 + 0.8 * math.sin(2 * math.pi * (t - T0) / 86400))
+
+
+def play_wave(run: Run, start: float, hours: float) -> None:
+    for minute in range(int(hours * 60)):
+        t = start + minute * 60
+        run.play(t, 1, wave(t))
+
+
+def test_a_daily_wave_is_learned_as_the_hours_usual_rate() -> None:
+    run = Run()
+    run.detector.seen("api", T0)
+    play_wave(run, T0, 72)
+    assert run.spikes() == []
+    key = run.detector.keys[("api", "lock_timeout")]
+    assert key.profile.daily_on and not key.profile.weekly_on
+    peak, trough = key.profile.factor(T0 + 6 * 3600), key.profile.factor(T0 + 18 * 3600)
+    assert 1.4 <= peak <= 2.0 and 0.1 <= trough <= 0.5
+    # the baseline at 06:00 is what 06:00 looks like, not the level of the night before
+    expected = key.expected(int((T0 + 3 * 86400 + 6 * 3600) // 60), 60.0)[0]
+    assert expected[0] == pytest.approx(wave(T0 + 6 * 3600), rel=0.3)
+
+
+def test_a_rise_in_a_quiet_hour_is_a_spike_below_the_days_average() -> None:
+    run = Run()
+    run.detector.seen("api", T0)
+    play_wave(run, T0, 4 * 24 + 18)                    # four days and a half of waves
+    quiet = T0 + 4 * 86400 + 18 * 3600                # 18:00: 1/min is usual, 5/min the mean
+    run.play(quiet, 30, 4 * wave(quiet))
+    (opened,) = run.spikes()
+    assert float(opened["fields"]["rate_per_min"]) < 5.0
+
+
+def test_a_weekly_shape_is_learned_with_a_week_of_history() -> None:
+    detector = RateDetector(DetectConfig())
+    detector.seen("api", T0)
+    rng = random.Random(3)
+    for minute in range(9 * 1440):
+        t = T0 + minute * 60
+        weekend = ((t // 86400) + 3) % 7 >= 5          # 1970-01-01 was a Thursday
+        rate = 2.0 if weekend else 8.0
+        n = sum(rng.random() < rate / 60 for _ in range(60))
+        if n:
+            detector.count("api", "lock_timeout", t + 1, n)
+        detector.advance(t)
+    key = detector.keys[("api", "lock_timeout")]
+    assert key.profile.weekly_on
+    saturday = T0 + 1 * 86400 + 12 * 3600              # T0 is a Friday
+    monday = T0 + 3 * 86400 + 12 * 3600
+    assert key.profile.factor(monday) / key.profile.factor(saturday) > 2.5
+
+
+# -- state ----------------------------------------------------------------------------------
+
+def test_what_was_learned_survives_a_restart_with_its_profile() -> None:
+    def scenario(restart: bool) -> list[tuple[str, str]]:
+        run = Run()
+        run.detector.seen("api", T0)
+        play_wave(run, T0, 30)
+        if restart:
+            saved = json.dumps(run.detector.snapshot())
+            fresh = RateDetector(run.config)
+            fresh.restore(json.loads(saved))
+            assert fresh.snapshot() == json.loads(saved)
+            run.detector = fresh
+        run.play(T0 + 30 * 3600, 20, 3 * wave(T0 + 30 * 3600))
+        return [(e["first_seen"], e["summary"]) for e in run.spikes()]
+
+    assert scenario(restart=True) == scenario(restart=False) != []
+
+
+def test_a_version_1_snapshot_is_read_and_keeps_its_baseline() -> None:
+    run = Run()
+    run.detector.seen("api", T0)
+    run.play(T0, 120, 2.0)
+    saved = run.detector.snapshot()
+    key = saved["keys"][0]
+    version1 = {"version": 1, "bucket": saved["bucket"], "window_buckets": 6,
+                "services": saved["services"],
+                "keys": [{name: value for name, value in key.items()
+                          if name not in ("slow", "profile", "minutes", "held_start")}
+                         | {"recent": [0] * 12, "spike": None}]}
+    fresh = RateDetector(run.config)
+    fresh.restore(json.loads(json.dumps(version1)))
+    restored = fresh.keys[("api", "lock_timeout")]
+    assert restored.slow.mean == pytest.approx(restored.moments.mean)
+    assert restored.moments.mean == pytest.approx(
+        run.detector.keys[("api", "lock_timeout")].moments.mean)
+    assert fresh.snapshot()["version"] == 2
+
+
+def test_memory_per_key_is_bounded() -> None:
+    """The bytes per key that docs/detection.md states, with every part in use (a week and
+    more of history, so both profiles): as JSON, and as live objects (measured by
+    tracemalloc over 300 restored copies; samples here are short, real ones add up to
+    3 × 2,000 characters)."""
+    import gc
+    import tracemalloc
+
+    run = Run()
+    run.detector.seen("api", T0)
+    play_wave(run, T0, 8 * 24 + 2)
+    saved = run.detector.snapshot()
+    (key,) = saved["keys"]
+    assert key["profile"]["since"] is not None
+    assert len(json.dumps(key)) < 3500
+    copies = json.loads(json.dumps({**saved, "keys": [{**key, "service": f"svc-{n}"}
+                                                      for n in range(300)]}))
+    detector = RateDetector(run.config)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        detector.restore(copies)
+        del copies
+        gc.collect()
+        used = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert used / 300 < 6500

@@ -17,7 +17,7 @@ def test_class_table_counts_match_the_packs(shipped_patterns) -> None:  # type: 
 
 
 def test_pattern_total_matches_the_packs(shipped_patterns) -> None:  # type: ignore[no-untyped-def]
-    assert f"recognises {len(shipped_patterns)} failure" in README.read_text().replace("\n", " ")
+    assert f"{len(shipped_patterns)} failure signatures" in README.read_text().replace("\n", " ")
 
 
 def figures() -> list[tuple[str, str, str]]:

@@ -77,12 +77,13 @@ class DetectConfig:
     max_clock_jump: float = 86400.0       # a timestamp this far ahead is doubted until confirmed
     rates: bool = True
     bucket: float = 10.0                  # rate counting bucket
-    rate_window: float = 60.0             # a spike is judged on this much recent time
-    rate_half_life: float = 3600.0        # how fast the learned baseline follows change
+    rate_window: float = 60.0             # the learning window, also judged on its own
+    rate_scales: tuple[float, ...] = (300.0, 600.0, 1800.0)   # longer windows judged too
+    rate_half_life: float = 1800.0        # how fast the learned baseline follows change
     rate_grace: float = 1800.0            # a key is learned this long before any verdict
     rate_min_count: int = 5               # fewer events in the window is never a spike
-    rate_min_ratio: float = 3.0           # and the rate must be this many times the baseline
-    rate_sensitivity: float = 1e-6        # tail probability below which the window is a spike
+    rate_min_ratio: float = 2.5           # and the rate must be this many times the baseline
+    rate_sensitivity: float = 5e-7        # tail probability below which the window is a spike
     rate_adapt_after: float = 3600.0      # a spike lasting this long becomes the new normal
     rate_max_keys: int = 10000            # bound on (service, class) keys kept
     novelty: bool = True
@@ -214,6 +215,7 @@ def _read_detect(table: Table) -> DetectConfig:
         rates=table.flag("rates", d.rates),
         bucket=table.duration("bucket", d.bucket, minimum=1.0),
         rate_window=table.duration("rate_window", d.rate_window, minimum=1.0),
+        rate_scales=_durations(table, "rate_scales", d.rate_scales),
         rate_half_life=table.duration("rate_half_life", d.rate_half_life, minimum=60.0),
         rate_grace=table.duration("rate_grace", d.rate_grace),
         rate_min_count=table.integer("rate_min_count", d.rate_min_count, minimum=1),
@@ -231,8 +233,27 @@ def _read_detect(table: Table) -> DetectConfig:
         raise table.error("rate_window", "detect.rate_window must be at least detect.bucket")
     if config.rate_sensitivity >= 1:
         raise table.error("rate_sensitivity", "detect.rate_sensitivity must be below 1")
+    if any(scale < config.rate_window for scale in config.rate_scales):
+        raise table.error("rate_scales", "detect.rate_scales must each be at least "
+                                         "detect.rate_window")
+    if any(scale > 1440 * config.rate_window for scale in config.rate_scales):
+        raise table.error("rate_scales", "detect.rate_scales must each be at most 1440 "
+                                         "times detect.rate_window")
     table.done()
     return config
+
+
+def _durations(table: Table, key: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    """A list of durations (``["5m", "10m", "30m"]``), each read as ``duration`` reads one."""
+    values = table.raw(key)
+    if values is None:
+        return default
+    if not isinstance(values, list):
+        raise table.error(key, f"{table.name(key)} must be a list of durations like "
+                               '["5m", "30m"]')
+    one = [Table({key: value}, table.where, table.path, table.lines, env=table.env,
+                 expand=table.expand) for value in values]
+    return tuple(sorted(item.duration(key, 0.0, minimum=1.0) for item in one))
 
 
 def _relative(base: Path, value: str) -> Path:

@@ -1,19 +1,27 @@
 """Rate spikes: the normal rate of each kind of trouble, learned online, and departures.
 
 Per (service, class) and per service for all error-level events (class
-``error_rate``), events are counted in event-time buckets (``bucket``, 10 s). The
-last ``rate_window`` of buckets (60 s) is the window that is judged, each time a
-bucket closes; the baseline is learned from consecutive windows with river's
-exponentially weighted mean and variance (``rate_half_life``).
+``error_rate``), events are counted in event-time buckets (``bucket``, 10 s) and
+learning windows (``rate_window``, 1 min). Several windows are judged at once, each
+time a bucket with events closes: the last learning window, slid bucket by bucket, and
+the windows of ``rate_scales`` (5, 10 and 30 minutes) that end with that bucket.
 
-A window is a spike when, after a grace period, it holds at least
-``rate_min_count`` events, at least ``rate_min_ratio`` times the baseline, and
-the probability of at least that many under the baseline is below
-``rate_sensitivity`` (Poisson, or negative binomial when the learned variance
-says the counts are bursty). While a spike is open its windows are held back
-from learning, so the baseline is not taught the spike; a spike that lasts longer
-than ``rate_adapt_after`` is a new level, and is learned. The spike resolves after
-a full window that is no longer significantly high.
+A learning window is learned once it is as old as the longest judged window (a slow
+rise is never compared with itself): divided by the key's seasonal factor (its daily
+and weekly ``Profile``), into the level (river's exponentially weighted mean and
+variance, ``rate_half_life``) and the slow level (half-life two days). What each
+judged window is expected to hold is ``Key.expected``.
+
+A window is a spike when, after a grace period, it holds at least ``rate_min_count``
+events, at least ``rate_min_ratio`` times its baseline (the learning window alone:
+``SHARP`` times that), and the probability of at least that many is below
+``rate_sensitivity`` times its length in learning windows (Poisson, or negative binomial
+when the counts are bursty, the baseline rests on few windows or the model has lately
+mispredicted the hours). While a spike is open its windows, and those still waiting out
+the lag, are held back from learning; a spike that lasts longer than
+``rate_adapt_after`` is a new level, and is learned. It resolves once the judged windows
+up to its own (and up to ``SHORT``) have not been high for three learning windows; the
+longer windows then count its windows as usual ones.
 """
 
 from __future__ import annotations
@@ -23,7 +31,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from detector.config import DetectConfig
-from detector.detect.rates.key import Key, Series, Spike
+from detector.detect.rates.key import (
+    BASELINE_FLOOR,
+    MAX_SPANS,
+    SHORT,
+    Key,
+    Series,
+    Spike,
+    fading,
+    rescaled,
+)
 from detector.detect.stats import upper_tail
 from detector.errors import StateError
 from detector.incidents import Finding, Occurrence, Resolution
@@ -33,13 +50,14 @@ from detector.model import ERROR, Event, Kind, RunbookJSON, Severity
 __all__ = ["ERROR_RATE", "KEY_EXPIRY", "RateDetector"]
 
 ERROR_RATE = "error_rate"
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 QUIET_P = 0.01                    # a window this likely under the baseline is "normal again"
 QUIET_WINDOWS = 3                 # normal for this many windows: the spike is over
-# A window is learned only this many windows after it ends: if a spike opens in the
-# meantime, the windows of its onset are held back with it instead of taught.
-LEARNING_LAG = 3
-BASELINE_FLOOR = 0.02             # events per window never assumed rarer than this
+LEARNING_LAG = 3                  # windows: the shortest lag, while a key is young
+SHARP = 2.0                       # the learning window alone opens a spike only this many
+                                  # times rate_min_ratio above its baseline (a short blip
+                                  # at 3× is not trouble; 3× that lasts fills the longer ones)
+SLOW_HALF_LIFE = 2 * 86400.0      # the level of the last days
 KEY_EXPIRY = 7 * 86400.0          # a key with no event for this long is forgotten
 MAX_HELD = 4096
 MAX_SERIES = 100_000              # report points per key (a replay over years stays bounded)
@@ -72,7 +90,13 @@ class RateDetector:
         self.bucket = config.bucket
         self.window_buckets = max(1, round(config.rate_window / config.bucket))
         self.window_seconds = self.window_buckets * self.bucket
-        self.fading = 1.0 - 0.5 ** (self.window_seconds / config.rate_half_life)
+        # the judged windows, in learning windows: the learning window itself first
+        self.scales = sorted({max(2, round(s / self.window_seconds))
+                              for s in config.rate_scales})
+        self.longest = max(self.scales, default=1)
+        self.lag = max(LEARNING_LAG, self.longest)
+        self.fading = fading(self.window_seconds, config.rate_half_life)
+        self.slow_fading = fading(self.window_seconds, SLOW_HALF_LIFE)
         self.grace_windows = math.ceil(config.rate_grace / self.window_seconds)
         self.keys: dict[tuple[str, str], Key] = {}
         self.services: dict[str, float] = {}          # service → first time seen
@@ -117,21 +141,24 @@ class RateDetector:
         if pattern is not None:
             key.patterns[pattern] += n
 
+    def _key(self, service: str, cls: str, created: float, closed_through: int) -> Key:
+        key = Key(service=service, cls=cls, created=created, fading=self.fading,
+                  slow_fading=self.slow_fading, window_buckets=self.window_buckets,
+                  scales=tuple(self.scales), closed_through=closed_through)
+        key.series = Series() if self.record_series else None
+        return key
+
     def _new_key(self, service: str, cls: str, when: float, index: int) -> Key:
         if len(self.keys) >= self.config.rate_max_keys:
             self._evict()
-        key = Key(service=service, cls=cls, created=when, fading=self.fading,
-                  window_buckets=self.window_buckets,
-                  closed_through=index - index % self.window_buckets - 1)
+        key = self._key(service, cls, when, index - index % self.window_buckets - 1)
         # The service ran before this kind of trouble first showed: those windows had
         # none of it. Learn them (at most a few half-lives' worth) as zeros.
         quiet = int((key.closed_through + 1) * self.bucket - self.services.get(service, when))
         prior = min(quiet // int(self.window_seconds), self.prior_windows)
         if prior > 0:
-            key.moments.decay(prior)
-            key.learned += prior
-        if self.record_series:
-            key.series = Series()
+            self._learn_zeros(key, prior, when - prior * self.window_seconds)
+        key.resum()
         self.keys[(service, cls)] = key
         return key
 
@@ -163,139 +190,187 @@ class RateDetector:
         return found
 
     def _close_through(self, key: Key, target: int) -> None:
-        """Close buckets one by one while anything is in the sliding windows or a spike
-        is open; jump over the quiet stretch up to the next bucket that holds events."""
+        """Close buckets one by one while the last window holds events or a spike is
+        open; jump over the quiet stretch up to the next bucket that holds events."""
         while key.closed_through < target:
             index = key.closed_through + 1
-            if key.spike is None and key.long_sum == 0:
+            if key.spike is None and key.window_sum == 0:
                 quiet_through = min(min(key.open, default=target + 1) - 1, target)
-                if quiet_through > key.closed_through:
+                if quiet_through >= index:
                     self._skip_quiet(key, quiet_through)
                     continue
             self._close_bucket(key, index, key.open.pop(index, 0))
 
     def _skip_quiet(self, key: Key, target: int) -> None:
-        """Buckets ``closed_through+1 .. target`` are all empty: learn them in bulk.
+        """Buckets ``closed_through+1 .. target`` are all empty, and so is the last window.
 
-        The sliding windows are already all zeros (``long_sum == 0``). The learning
-        window ``closed_through+1`` falls in is learned with what it holds, then every
-        whole window up to ``target`` as a zero: one by one while they still push held
-        values through the learning lag, then all the rest at once.
+        The learning windows they complete are closed one by one while the longer
+        windows or the lag still hold events (or the report wants their points), then
+        all the rest at once, as zeros.
         """
         w = self.window_buckets
-        first = key.closed_through + 1
-        window_end = first - first % w + w - 1
-        if window_end <= target:
-            self._learn(key, key.learning_count, (window_end + 1 - w) * self.bucket)
-            key.learning_count = 0
-            zeros = (target - window_end) // w
-            stepwise = zeros if key.series is not None else min(zeros, LEARNING_LAG + 1)
-            stepwise = min(stepwise, MAX_SERIES)
-            for step in range(1, stepwise + 1):
-                self._learn(key, 0, (window_end + 1 + (step - 1) * w) * self.bucket)
-            rest = zeros - stepwise
-            if rest > 0:
-                key.moments.decay(rest)
-                key.learned += rest
+        window = (key.closed_through + 1) // w
+        last = (target + 1) // w - 1
+        while window <= last:
+            if (not any(key.minutes) and not any(key.pending)
+                    and (key.series is None or len(key.series.start) >= MAX_SERIES)):
+                # the lag's (empty) windows are learned first, then as many new ones wait
+                start = (window - len(key.pending)) * self.window_seconds
+                self._learn_zeros(key, last - window + 1, start)
+                break
+            self._close_window(key, window, 0)
+            window += 1
         key.closed_through = target
+        key.learning_count = 0
 
     def _close_bucket(self, key: Key, index: int, count: int) -> None:
         recent = key.recent
-        key.long_sum += count - recent[0]
-        key.window_sum += count - recent[-self.window_buckets]
+        key.window_sum += count - recent[0]
         recent.append(count)
         key.learning_count += count
         key.closed_through = index
-        self._judge(key, index, count)
+        if count or key.spike is not None:
+            self._judge(key, index, count)
         if index % self.window_buckets == self.window_buckets - 1:
-            start = (index + 1 - self.window_buckets) * self.bucket
-            self._learn(key, key.learning_count, start)
+            self._close_window(key, index // self.window_buckets, key.learning_count)
             key.learning_count = 0
 
-    def _learn(self, key: Key, count: int, start: float) -> None:
+    def _close_window(self, key: Key, window: int, count: int) -> None:
+        """Learning window ``window`` is over: into the longer windows, and to learn (after
+        the lag) or to hold back (while a spike is open)."""
         if key.series is not None:
-            self._record(key, count, start)
+            self._record(key, count, window * self.window_seconds)
+        minutes, sums = key.minutes, key.sums
+        for i, scale in enumerate(self.scales):
+            sums[i] += count - minutes[-(scale - 1)]
+        if minutes:
+            minutes.append(count)
+            del minutes[0]
         spike = key.spike
         if spike is not None and not spike.adapted:
             if len(key.held) < MAX_HELD:
                 key.held.append(count)
             return
-        key.pending.append(count)
-        if len(key.pending) > LEARNING_LAG:
-            key.moments.update(float(key.pending.popleft()))
-            key.learned += 1
+        pending = key.pending
+        pending.append(count)
+        key.pending_sum += count
+        lag = min(self.lag, max(LEARNING_LAG, key.learned))
+        while len(pending) > lag:
+            start = (window - len(pending) + 1) * self.window_seconds
+            oldest = pending.pop(0)
+            key.pending_sum -= oldest
+            self._absorb(key, oldest, start)
+
+    def _absorb(self, key: Key, count: int, start: float) -> None:
+        """Learn one window: the level, the slow level and the profile. (The windows of a
+        spike that became the new level teach the levels, not the profile: they say
+        nothing of what this hour usually looks like.)"""
+        window = self.window_seconds
+        profile = key.profile
+        used = profile.factor(start + window / 2)
+        x = count / used
+        if key.spike is None:
+            reference = key.slow.mean if key.learned else x
+            change = profile.learn(start, start + window, count, reference, used)
+            if change != 1.0:             # a daily (weekly) shape starts to be used
+                key.moments.scale(1.0 / change)
+        key.moments.update(x)
+        key.slow.update(x)
+        key.learned += 1
+
+    def _learn_zeros(self, key: Key, n: int, start: float) -> None:
+        """``n`` windows from ``start`` on held nothing (a quiet stretch), at once."""
+        key.profile.learn_quiet(start, start + n * self.window_seconds, key.slow.mean,
+                                self.window_seconds)
+        key.moments.decay(n)
+        key.slow.decay(n)
+        key.learned += n
 
     def _record(self, key: Key, count: int, start: float) -> None:
         series = key.series
         assert series is not None
         if len(series.start) >= MAX_SERIES:
             return
-        mean, var = key.baseline()
+        mean = key.expected(int(start // self.window_seconds), self.window_seconds)[0][0]
+        var = mean * key.dispersion()
         series.start.append(start)
         series.count.append(count)
         series.baseline.append(mean if key.learned else math.nan)
-        series.threshold.append(self.threshold(mean, var) if key.learned >= self.grace_windows
-                                else math.nan)
+        series.threshold.append(self.threshold(mean, var if var > mean else None)
+                                if key.learned >= self.grace_windows else math.nan)
 
     # -- verdicts -------------------------------------------------------------------------
     def threshold(self, mean: float, var: float | None) -> float:
-        """The smallest window count that would open a spike under this baseline."""
+        """The smallest count in a learning window that would open a spike."""
         base = max(mean, BASELINE_FLOOR)
-        n = max(self.config.rate_min_count, math.ceil(self.config.rate_min_ratio * base))
+        n = max(self.config.rate_min_count,
+                math.ceil(SHARP * self.config.rate_min_ratio * base))
         for _ in range(100_000):
             if upper_tail(n, base, var) < self.config.rate_sensitivity:
                 return float(n)
             n += max(1, n // 50)
         return float(n)
 
-    def _improbable(self, observed: int, windows: int, mean: float, var: float | None) -> bool:
-        """Is ``observed`` over ``windows`` windows a spike against this baseline?"""
-        config = self.config
-        if observed < config.rate_min_count:
-            return False
-        base = max(mean, BASELINE_FLOOR) * windows
-        if observed < config.rate_min_ratio * base:
-            return False
-        spread = var * windows if var is not None else None
-        return upper_tail(observed, base, spread) < config.rate_sensitivity
-
     def _judge(self, key: Key, index: int, count: int) -> None:
-        """Judge the last window, and the last two windows together (more evidence for
-        slower bursts), each time a bucket closes."""
+        """Judge every window that ends with this bucket (one with events), or the window
+        of the open spike."""
         end = (index + 1) * self.bucket
+        config = self.config
         spike = key.spike
+        expected, sources = key.expected(index // self.window_buckets, self.window_seconds)
+        scales = (1, *self.scales)
         if spike is None:
-            if key.long_sum < self.config.rate_min_count or key.learned < self.grace_windows:
+            if (key.learned < self.grace_windows // 2
+                    or key.learned + len(key.pending) < self.grace_windows):
                 return
-            mean, var = key.baseline()
-            short = self._improbable(key.window_sum, 1, mean, var)
-            if not short and not self._improbable(key.long_sum, 2, mean, var):
+            best: tuple[float, int, int, float, float] | None = None
+            for i, scale in enumerate(scales):
+                observed, length = key.window(index, i)
+                if observed < config.rate_min_count:
+                    continue
+                base = max(expected[i], BASELINE_FLOOR) * length
+                if observed < config.rate_min_ratio * base * (SHARP if i == 0 else 1.0):
+                    continue
+                p = key.tail(observed, base, i, sources[i]) / scale
+                if p < config.rate_sensitivity and (best is None or p < best[0]):
+                    best = (p, scale, observed, length, expected[i])
+            if best is None:
                 return
             if key.cls == ERROR_RATE and self._explained(key.service, end):
                 return
-            span = 1 if short else 2
-            observed = key.window_sum if short else key.long_sum
-            key.spike = Spike(start=end - span * self.window_seconds, baseline=mean,
-                              peak=key.window_sum, events=observed)
+            _, scale, observed, length, usual = best
+            key.spike = Spike(start=end - length * self.window_seconds, baseline=usual,
+                              peak=key.window_sum, events=observed, scale=scale)
+            key.held_start = (index // self.window_buckets - len(key.pending)) \
+                * self.window_seconds
             key.held.extend(key.pending)      # the onset is part of the spike
             key.pending.clear()
+            key.pending_sum = 0
             self.spikes += 1
-            self._notify(key, end, observed / span, observed)
+            self._notify(key, end, observed / length, observed)
             return
-        observed = key.window_sum
-        spike.peak = max(spike.peak, observed)
+        spike.peak = max(spike.peak, key.window_sum)
         spike.events += count
-        mean, var = key.baseline()
-        base = max(mean, BASELINE_FLOOR)
-        # Back to normal: near the baseline, or no longer improbable under it. (The
-        # minimum count only gates opening: 3/min against 0.04/min is still a spike.)
-        normal = observed < 1.5 * base or upper_tail(observed, base, var) >= QUIET_P
-        if not spike.adapted and end - spike.start >= self.config.rate_adapt_after:
+        # Back to normal: every judged window up to the one that opened the spike (and
+        # up to SHORT, which sees more than the learning window at low rates) is near its
+        # baseline, or no longer improbable under it. (The minimum count only gates
+        # opening: 3/min against 0.04/min is still a spike.)
+        normal = True
+        for i, scale in enumerate(scales):
+            if scale > max(spike.scale, SHORT):
+                break
+            observed, length = key.window(index, i)
+            base = max(expected[i], BASELINE_FLOOR) * length
+            if (observed >= 1.5 * base
+                    and key.tail(observed, base, i, sources[i]) < QUIET_P):
+                normal = False
+                break
+        if not spike.adapted and end - spike.start >= config.rate_adapt_after:
             spike.adapted = True          # a lasting new level: learn it
-            for held in key.held:
-                key.moments.update(float(held))
-                key.learned += 1
+            for n, held in enumerate(key.held):
+                self._absorb(key, held, key.held_start + n * self.window_seconds)
             key.held.clear()
+            key.expect = None
         if normal:
             spike.quiet += 1
             if spike.quiet >= QUIET_WINDOWS * self.window_buckets:
@@ -303,7 +378,9 @@ class RateDetector:
             return
         spike.quiet = 0
         if count:
-            self._notify(key, end, observed, count)
+            i = scales.index(spike.scale) if spike.scale in scales else 0
+            observed, length = key.window(index, i)
+            self._notify(key, end, observed / length, count)
 
     def _notify(self, key: Key, when: float, per_window: float, add: int) -> None:
         spike = key.spike
@@ -315,7 +392,9 @@ class RateDetector:
         label = LABELS.get(key.cls, key.cls.replace("_", " ").capitalize())
         usual = (f"baseline {baseline:.2g}/min ({ratio:.0f}×)" if baseline >= 0.01
                  else "baseline under 0.01/min")
-        summary = f"{label} rate in {key.service}: {rate:.3g}/min, {usual}"
+        span = spike.scale * self.window_seconds
+        over = f" over the last {_span(span)}" if spike.scale > 1 else ""
+        summary = f"{label} rate in {key.service}: {rate:.3g}/min{over}, {usual}"
         pattern = key.patterns.most_common(1)[0][0] if key.patterns else None
         # A class's spike takes the runbook of its most frequent pattern (the pipeline's
         # Runbooks chooses it); the error rate has its own.
@@ -325,7 +404,7 @@ class RateDetector:
             severity=Severity.ERROR if ratio >= 10 else Severity.WARNING, summary=summary,
             sample=key.samples[-1] if key.samples else summary, when=when, pattern=pattern,
             fields={"rate_per_min": f"{rate:.3g}", "baseline_per_min": f"{baseline:.2g}",
-                    "ratio": f"{ratio:.1f}"},
+                    "ratio": f"{ratio:.1f}", "window_min": f"{span / 60:g}"},
             runbook=runbook, add=add,
             detail={"peak": spike.peak}))
 
@@ -338,9 +417,21 @@ class RateDetector:
         spike = key.spike
         key.spike = None
         key.held.clear()                   # the spike is not the baseline
-        if spike is not None:
-            key.spans.append((spike.start, when))
-            self._found.append(Resolution(Kind.RATE_SPIKE, key.cls, key.service, {}, when))
+        if spike is None:
+            return
+        key.spans.append((spike.start, when))
+        del key.spans[:-MAX_SPANS]
+        self._found.append(Resolution(Kind.RATE_SPIKE, key.cls, key.service, {}, when))
+        # Nor is it evidence for the next verdict: in the longer windows, its learning
+        # windows count as usual ones (a burst that is over does not open a slower spike).
+        minutes = key.minutes
+        last = (key.closed_through + 1) // self.window_buckets - 1
+        spiked = min(last - int(spike.start // self.window_seconds) + 1, len(minutes))
+        usual = round(key.expected(last + 1, self.window_seconds)[0][0])
+        for j in range(1, spiked + 1):
+            minutes[-j] = min(minutes[-j], usual)
+        key.learning_count = min(key.learning_count, usual)
+        key.resum()
 
     # -- persistence ------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -349,28 +440,36 @@ class RateDetector:
                 "keys": [k.to_json() for k in self.keys.values()]}
 
     def restore(self, data: dict[str, Any]) -> None:
-        """Keys from :meth:`snapshot`. Saved under another ``bucket`` or ``rate_window``,
-        each key keeps its baseline (rescaled to the new window) and starts its windows
-        afresh."""
-        if data.get("version") != SNAPSHOT_VERSION:
+        """Keys from :meth:`snapshot` (this version, or version 1: 0.1.0's and 0.2.0's,
+        which learn a slow level and a profile from here on). Saved under another
+        ``bucket`` or ``rate_window``, each key keeps its baselines (rescaled to the new
+        window) and its profile, and starts its windows afresh."""
+        if data.get("version") not in (1, SNAPSHOT_VERSION):
             raise StateError(f"rates: unknown snapshot version {data.get('version')!r}")
         try:
             bucket = float(data["bucket"])
             whole = bucket == self.bucket and data["window_buckets"] == self.window_buckets
-            scale = self.window_seconds / (bucket * data["window_buckets"])
+            saved_window = bucket * data["window_buckets"]
             keys = []
             for saved in data["keys"]:
                 if not whole:
-                    end = (saved["closed_through"] + 1) * bucket
-                    mean, square = saved["moments"]
-                    saved = {**saved, "closed_through": int(end // self.bucket) - 1,
-                             "moments": [mean * scale, square * scale * scale]}
-                keys.append(Key.from_json(saved, self.fading, self.window_buckets,
-                                          whole=whole))
+                    saved = rescaled(saved, saved_window, self.window_seconds, self.bucket,
+                                     {"moments": self.config.rate_half_life,
+                                      "slow": SLOW_HALF_LIFE})
+                key = Key.from_json(saved, self.fading, self.slow_fading, self.window_buckets,
+                                    tuple(self.scales), whole=whole)
+                key.series = Series() if self.record_series else None
+                key.resum()
+                keys.append(key)
             services = {str(s): float(t) for s, t in data["services"].items()}
         except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
             raise StateError(f"rates: {exc!r}") from None
         self.services.update(services)
         for key in keys:
-            key.series = Series() if self.record_series else None
             self.keys[(key.service, key.cls)] = key
+
+def _span(seconds: float) -> str:
+    minutes = seconds / 60
+    if minutes >= 120 and minutes % 60 == 0:
+        return f"{minutes / 60:g} h"
+    return f"{minutes:g} min"
