@@ -228,6 +228,16 @@ def test_a_named_format_that_does_not_fit_is_said(tmp_path: Path) -> None:
     out = io.StringIO()
     replay(load_config(None), ReplayOptions(paths=[str(plain)], output="jsonl", format="json"),
            out=out, err=err)
-    assert "1 lines were not json (--format json): counted as malformed and read as plain" \
+    assert "1 line was not json (--format json): counted as malformed and read as plain" \
            in err.getvalue()
     assert [orjson.loads(x)["class"] for x in out.getvalue().splitlines()] == ["lock_timeout"]
+
+
+def test_the_summary_counts_in_words_that_agree_with_the_number(tmp_path: Path) -> None:
+    one = tmp_path / "one.log"
+    one.write_text(lock("10:00:00"))
+    out = io.StringIO()
+    assert replay(load_config(None), ReplayOptions(paths=[str(one)]), out=out,
+                  err=io.StringIO()) == 0
+    summary = out.getvalue().splitlines()[-1]
+    assert summary.startswith("1 line · ") and " · 1 incident" in summary

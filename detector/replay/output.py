@@ -176,7 +176,7 @@ class Progress:
         else:
             where = f"{done / 1e6:8.1f} MB"
         text = (f"\r{where}  {rate:6.1f} MB/s  {lines / elapsed:,.0f} lines/s  {lines:,} lines  "
-                f"{incidents} incidents{eta}\x1b[K")
+                f"{incidents:,} incident{'' if incidents == 1 else 's'}{eta}\x1b[K")
         self.out.write(text)
         self.out.flush()
 
@@ -196,6 +196,6 @@ def _style(text: str, code: str, colour: bool) -> str:
 
 def summary_line(stats: Any, elapsed: float, engine: str, extras: Iterable[str] = ()) -> str:
     rate = stats.lines / elapsed if elapsed > 0 else 0.0
-    parts = [f"{stats.lines:,} lines", f"{stats.bytes / 1e6:.1f} MB", f"{elapsed:.2f}s",
+    parts = [f"{stats.lines:,} line{'' if stats.lines == 1 else 's'}", f"{stats.bytes / 1e6:.1f} MB", f"{elapsed:.2f}s",
              f"{rate:,.0f} lines/s", f"engine {engine}", *extras]
     return " · ".join(parts)

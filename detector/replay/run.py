@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from detector.build import build_pipeline, load_patterns, make_engine
+from detector.commands import plural
 from detector.config import Config
 from detector.decode.events import Origin, Stream, first_time_in
 from detector.decode.timestamps import parse_iso
@@ -137,28 +138,29 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
     delivered = notifying.deliver(options.notify_timeout) if notifying is not None else True
 
     oversized = sum(i.reader.oversized for i in inputs)
-    extras = [f"{len(table.latest)} incidents"]
+    extras = [plural(len(table.latest), "incident")]
     if pipeline.stats.malformed:
-        extras.append(f"{pipeline.stats.malformed} malformed")
+        extras.append(f"{pipeline.stats.malformed:,} malformed")
         if options.format != "auto":
-            err.write(f"detector: {pipeline.stats.malformed} lines were not "
+            bad = pipeline.stats.malformed
+            err.write(f"detector: {plural(bad, 'line')} {'was' if bad == 1 else 'were'} not "
                       f"{options.format} (--format {options.format}): counted as malformed "
                       "and read as plain text\n")
     if hidden[0]:
-        extras.append(f"{hidden[0]} incident events filtered out")
+        extras.append(f"{plural(hidden[0], 'incident event')} filtered out")
     if oversized:
-        extras.append(f"{oversized} oversized lines cut")
+        extras.append(f"{plural(oversized, 'oversized line')} cut")
     if engine.timeouts:
-        extras.append(f"{engine.timeouts} regex timeouts")
+        extras.append(plural(engine.timeouts, "regex timeout"))
     if pipeline.clock.jumps_doubted:
-        extras.append(f"{pipeline.clock.jumps_doubted} doubtful timestamps")
+        extras.append(plural(pipeline.clock.jumps_doubted, "doubtful timestamp"))
     absurd = sum(i.stream.absurd for i in inputs)
     if absurd:
-        extras.append(f"{absurd} absurd timestamps read as untimed")
+        extras.append(f"{plural(absurd, 'absurd timestamp')} read as untimed")
     late = pipeline.clock.late
     if late:
-        extras.append(f"{late} late events")
-        err.write(f"detector: {late} events were older than the time already replayed on "
+        extras.append(plural(late, "late event"))
+        err.write(f"detector: {plural(late, 'event')} {'was' if late == 1 else 'were'} older than the time already replayed on "
                   f"their input by more than the allowed lateness "
                   f"({pipeline.clock.lateness:g}s): counted into the incidents open then, "
                   "not dated anew (an input that is several files concatenated: give each "
