@@ -196,6 +196,7 @@ def _style(text: str, code: str, colour: bool) -> str:
 
 def summary_line(stats: Any, elapsed: float, engine: str, extras: Iterable[str] = ()) -> str:
     rate = stats.lines / elapsed if elapsed > 0 else 0.0
-    parts = [f"{stats.lines:,} line{'' if stats.lines == 1 else 's'}", f"{stats.bytes / 1e6:.1f} MB", f"{elapsed:.2f}s",
-             f"{rate:,.0f} lines/s", f"engine {engine}", *extras]
+    lines = f"{stats.lines:,} line{'' if stats.lines == 1 else 's'}"
+    parts = [lines, f"{stats.bytes / 1e6:.1f} MB", f"{elapsed:.2f}s", f"{rate:,.0f} lines/s",
+             f"engine {engine}", *extras]
     return " · ".join(parts)

@@ -160,9 +160,9 @@ def replay(config: Config, options: ReplayOptions, *, out: TextIO | None = None,
     late = pipeline.clock.late
     if late:
         extras.append(plural(late, "late event"))
-        err.write(f"detector: {plural(late, 'event')} {'was' if late == 1 else 'were'} older than the time already replayed on "
-                  f"their input by more than the allowed lateness "
-                  f"({pipeline.clock.lateness:g}s): counted into the incidents open then, "
+        err.write(f"detector: {plural(late, 'event')} {'was' if late == 1 else 'were'} older "
+                  "than the time already replayed on their input by more than the allowed "
+                  f"lateness ({pipeline.clock.lateness:g}s): counted into the incidents open then, "
                   "not dated anew (an input that is several files concatenated: give each "
                   "file as its own input)\n")
     table.refresh(e for e in (i.event(EventName.OPEN) for i in pipeline.tracker.open.values())
