@@ -16,13 +16,17 @@ the dev half's misses, and check on the holdout half that the fix generalises.
 
     python bench/recognition.py                       # the whole table
     python bench/recognition.py --split dev --misses  # what to look at
+    python bench/recognition.py --rev 86760dc         # the same corpus, an older detector
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import io
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,12 +38,19 @@ from pathlib import Path
 import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# --rev runs this script again with the package of an older commit first on the path
+sys.path.insert(0, os.environ.get("DETECTOR_BENCH_ROOT", str(ROOT)))
 
 from detector.build import load_patterns, make_engine  # noqa: E402
 from detector.config import load_config  # noqa: E402
 from detector.match.engine import Engine  # noqa: E402
-from detector.replay.run import ReplayOptions, replay  # noqa: E402
+
+try:
+    from detector.replay.run import ReplayOptions, replay
+except ImportError:                      # before the layout of 0.2 (one module)
+    from detector.replay import ReplayOptions, replay  # type: ignore[no-redef]
+
+TAKES_ENGINE = "engine" in inspect.signature(replay).parameters
 
 CORPUS = ROOT / "tests" / "corpus"
 
@@ -92,8 +103,9 @@ def run_case(case: Case, engine: Engine, workdir: Path) -> Outcome:
     path = workdir / "case.log"
     path.write_text(case.text if case.text.endswith("\n") else case.text + "\n")
     out = io.StringIO()
+    given = {"engine": engine} if TAKES_ENGINE else {}     # older ones build their own
     replay(config, ReplayOptions(paths=[str(path)], output="jsonl"), out=out,
-           err=io.StringIO(), engine=engine)
+           err=io.StringIO(), **given)
     outcome = Outcome(case)
     for line in out.getvalue().splitlines():
         event = orjson.loads(line)
@@ -158,7 +170,11 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--split", choices=("all", "dev", "holdout"), default="all")
     parser.add_argument("--misses", action="store_true", help="print every miss")
+    parser.add_argument("--rev", help="measure the detector of this git commit instead "
+                                      "(same corpus, same scoring)")
     args = parser.parse_args()
+    if args.rev:
+        return run_at_revision(args.rev)
     started = time.monotonic()
     cases = [c for c in load_cases(args.corpus) if args.split == "all" or c.half == args.split]
     outcomes = run_all(cases)
@@ -184,6 +200,20 @@ def main() -> int:
                   f"({case.source}) {case.url}")
             print("\n".join(case.text.strip().splitlines()[-12:]))
     return 0
+
+
+def run_at_revision(rev: str) -> int:
+    """The same script and corpus, the ``detector`` package (and its packs) of ``rev``."""
+    argv = [a for i, a in enumerate(sys.argv[1:], 1)
+            if a != "--rev" and sys.argv[i - 1] != "--rev" and not a.startswith("--rev=")]
+    with tempfile.TemporaryDirectory() as tree:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "detector", "patterns"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
+        print(f"# detector at {rev}\n")
+        sys.stdout.flush()
+        env = {**os.environ, "DETECTOR_BENCH_ROOT": tree, "DETECTOR_CACHE_DIR": tree}
+        return subprocess.run([sys.executable, __file__, *argv], env=env).returncode
 
 
 if __name__ == "__main__":
