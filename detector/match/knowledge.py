@@ -50,13 +50,15 @@ _SHAPE_END = re.compile(r"(?:Error|Exception|Exc)$")
 def _raised(line: str, start: int, end: int) -> bool:
     """Is a name without an ...Error/...Exception shape (``ECONNREFUSED``, ``RetryAfter``,
     ``httpx.Timeout``) shown as a raised type: ``Name: message``, ``Name`` ending the
-    line, or ``<class 'pkg.Name'>`` — not ``retry_on = ['ECONNREFUSED']`` or a call."""
+    line (qualified, alone, or after the message's ``: `` as in ``upload failed:
+    AccessDenied``), or ``<class 'pkg.Name'>`` — not ``retry_on = ['ECONNREFUSED']``
+    or a call."""
     rest = line[end:end + 2]
     if rest[:1] == ":" and rest != "::":
         return True
     if not line[end:].strip():          # ends the line: qualified, or the line's only word
         name = line[start:end]
-        return "." in name or not line[:start].strip()
+        return "." in name or not line[:start].strip() or line[:start].endswith(": ")
     return line[max(0, start - 8):start].endswith("<class '") and rest[:1] == "'"
 # Lines that quote source code or stack frames: never where a raised type is named.
 _CODE_LINE = re.compile(r"^\s+(?:File \"|at |raise |return |await |except |\^|~|\d+\s*\|)")
