@@ -182,7 +182,13 @@ def fault_trial(kind: str, seconds: float, rate: float) -> dict[str, object]:
             def all_arrived() -> bool:
                 return len({r.event["fields"]["lock"] for r in hook.opened()}) >= total
 
-            wait_until(all_arrived, 300, f"{kind}: every incident", every=0.2)
+            try:
+                wait_until(all_arrived, 300, f"{kind}: every incident", every=0.2)
+            except SystemExit:
+                arrived = len({r.event["fields"]["lock"] for r in hook.opened()})
+                print(f"{kind}: {arrived} of {total} incidents arrived; the daemon's log ends:\n"
+                      f"{daemon.log.read_text(errors='replace')[-4000:]}", file=sys.stderr)
+                raise
             recovered[0] = time.time() - fault_ended
             healthy_again = daemon.metric("detector_outbox_blocked") == 0
             daemon.stop()

@@ -222,3 +222,11 @@ def test_a_rule_that_runs_away_masks_from_where_it_could_start() -> None:
     started = time.perf_counter()
     assert redact(text) == "ValueError: upload failed ***"
     assert time.perf_counter() - started < 5 * RUNAWAY_BUDGET + 1.0
+
+
+@pytest.mark.parametrize("around", ["(client {})", "[{}]", "token {}, retrying", "<{}>",
+                                    "?key={}&page=2", "{}|next"])
+def test_a_token_followed_by_log_punctuation_is_still_masked(around: str) -> None:
+    token = "dop_v1_e844bdbc9345c1ad9bf882b6ae90ddfc3eee1d6a489b674746e0dfaf1002ae24"
+    assert redact("ERROR upstream rejected " + around.format(token)) == (
+        "ERROR upstream rejected " + around.format("***"))

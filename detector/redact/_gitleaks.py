@@ -48,6 +48,12 @@ _WIDEN = re.compile(r"[\w.-]{1,50}\Z", re.ASCII)
 # (gitleaks' ``(?:[\x60'"\s;]|\\[nr]|$)`` and the like).
 _TAIL = re.compile(r"(?:[^\w]|\\[nr])?", re.ASCII)
 _DELIMITERS = frozenset(" \t\r\n\"'`;,)]}<>")
+# gitleaks ends most tokens with ``(?:[\x60'"\s;]|\\[nr]|$)``: in source code a token is
+# followed by a quote, a space or a semicolon. In a log it is as often followed by the
+# punctuation around it (``(client TOKEN)``, ``[TOKEN]``, ``token=TOKEN&next=…``,
+# ``TOKEN, retrying``, ``<TOKEN>``); a token cut off by one of those must still be found.
+_SOURCE_TAIL = """(?:[\\x60'"\\s;]|\\\\[nr]|$)"""
+_LOG_TAIL = """(?:[\\x60'"\\s;,)\\]}<>|&]|\\\\[nr]|$)"""
 
 
 # Seconds a rule that can run away (see ``_translate.runs_away``) may take on one text;
@@ -241,7 +247,7 @@ def load(path: Path = GITLEAKS_TOML) -> tuple[list[GitleaksRule], list[Skipped]]
         if spec.get("path"):
             skipped.append(Skipped(rule_id, f"scoped to files {spec['path']!r}"))
             continue
-        stripped, widen = _strip_lazy_prefix(str(source))
+        stripped, widen = _strip_lazy_prefix(str(source).replace(_SOURCE_TAIL, _LOG_TAIL))
         try:
             python = translate(stripped)
             compiled = re.compile(guarded(python, re.ASCII), re.ASCII)
