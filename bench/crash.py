@@ -186,7 +186,10 @@ def fault_trial(kind: str, seconds: float, rate: float) -> dict[str, object]:
                 wait_until(all_arrived, 300, f"{kind}: every incident", every=0.2)
             except SystemExit:
                 arrived = len({r.event["fields"]["lock"] for r in hook.opened()})
-                print(f"{kind}: {arrived} of {total} incidents arrived; the daemon's log ends:\n"
+                sizes = subprocess.run(["du", "-a", str(disk)], capture_output=True,
+                                       text=True).stdout
+                print(f"{kind}: {arrived} of {total} incidents arrived; on the disk:\n{sizes}"
+                      "the daemon's log ends:\n"
                       f"{daemon.log.read_text(errors='replace')[-4000:]}", file=sys.stderr)
                 raise
             recovered[0] = time.time() - fault_ended

@@ -48,7 +48,7 @@ def test_the_summary_counts_doubtful_timestamps(tmp_path: Path) -> None:
                    + "2026-11-20 10:00:10,000 INFO ok\n")
     out = io.StringIO()
     replay(load_config(None), ReplayOptions(paths=[str(log)]), out=out, err=io.StringIO())
-    assert "1 doubtful timestamps" in out.getvalue()
+    assert "1 doubtful timestamp" in out.getvalue()
 
 
 # -- untimed lines before the first time (issue 11, defect 2) -----------------------------
