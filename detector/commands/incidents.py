@@ -11,11 +11,11 @@ import sys
 import time
 from typing import TextIO
 
-from detector.commands import plural
 from detector.config import Config
 from detector.config.toml import parse_duration
 from detector.errors import UserError
 from detector.history import History, Record
+from detector.humanize import plural
 from detector.notify.outbox import FILE_NAME, Outbox
 
 __all__ = ["incidents_list", "incidents_show"]

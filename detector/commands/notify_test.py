@@ -18,9 +18,9 @@ import sys
 import time
 from typing import TextIO
 
-from detector.commands import plural
 from detector.config import Config
 from detector.errors import UserError
+from detector.humanize import plural
 from detector.incidents import iso
 from detector.model import EventName, IncidentEvent, Kind, Severity
 from detector.notify import Notifier, build_notifiers

@@ -6,9 +6,9 @@ import sys
 import time
 from typing import TextIO
 
-from detector.commands import plural
 from detector.config import Config
 from detector.errors import UserError
+from detector.humanize import plural, short_span
 from detector.notify.outbox import FILE_NAME, Outbox
 
 __all__ = ["outbox_command"]
@@ -56,7 +56,7 @@ def _list(outbox: Outbox, dead_only: bool, out: TextIO) -> int:
               f"EVENT / LAST ERROR\n")
     for item in items:
         event = item.payload
-        age = _age(now - item.created)
+        age = short_span(now - item.created)
         what = f"{event.get('event')} {event.get('class')} {event.get('service')}: " \
                f"{event.get('summary', '')}"[:70]
         out.write(f"{item.id:>6}  {item.state:8} {item.destination:16} {age:>8} "
@@ -73,11 +73,3 @@ def _list(outbox: Outbox, dead_only: bool, out: TextIO) -> int:
     return 0
 
 
-def _age(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"

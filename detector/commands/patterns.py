@@ -6,9 +6,9 @@ import sys
 from typing import TextIO
 
 from detector.build import load_patterns, make_engine
-from detector.commands import plural
 from detector.config import Config
 from detector.errors import UserError
+from detector.humanize import plural
 from detector.model import LEVEL_NAMES
 from detector.runbooks import Runbooks
 

@@ -12,10 +12,10 @@ import sys
 import time
 from typing import TextIO
 
-from detector.commands import plural
 from detector.config import Config
 from detector.config.toml import parse_duration
 from detector.errors import UserError
+from detector.humanize import plural, short_span
 from detector.notify.outbox import FILE_NAME, Outbox
 from detector.notify.silences import Silence, SilenceStore, plan_silence
 
@@ -27,13 +27,6 @@ def _store(config: Config) -> tuple[Outbox, SilenceStore]:
     return outbox, SilenceStore(outbox.db)
 
 
-def _span(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"
 
 
 def _when(seconds: float) -> str:
@@ -72,7 +65,7 @@ def silence_add(config: Config, *, classes: list[str], services: list[str],
         silence = store.add(match, starts=starts, ends=finish, comment=comment,
                             author=author or _user(), now=now)
     out.write(f"{silence.id}  silences {match.describe()} until {_when(finish)} "
-              f"({_span(finish - now)})\n")
+              f"({short_span(finish - now)})\n")
     return 0
 
 
@@ -104,7 +97,7 @@ def silence_list(config: Config, *, expired: bool = False, out: TextIO | None = 
 
 def _row(silence: Silence, now: float) -> str:
     state = silence.state(now)
-    left = _span(silence.ends - now) if state != "expired" else "-"
+    left = short_span(silence.ends - now) if state != "expired" else "-"
     line = (f"{silence.id:8}  {state:8} {_when(silence.ends):20} {left:>6}  "
             f"{silence.author[:12]:12} {silence.match.describe()}")
     if silence.comment:

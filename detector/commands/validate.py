@@ -8,8 +8,8 @@ import time
 from typing import TextIO
 
 from detector.build import load_patterns, make_engine
-from detector.commands import plural
 from detector.config import Config
+from detector.humanize import plural
 from detector.match.adversarial import slow_patterns
 from detector.match.examples import check_examples
 from detector.sources.file import no_match_warnings

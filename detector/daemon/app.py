@@ -42,7 +42,6 @@ import structlog
 
 from detector import __version__
 from detector.build import build_pipeline, load_patterns, make_engine
-from detector.commands import plural
 from detector.config import Config, load_config
 from detector.daemon.activity import Activity
 from detector.daemon.feeder import Commit, Feeder
@@ -57,6 +56,7 @@ from detector.daemon.watch import Watch
 from detector.daemon.web import WebServer
 from detector.errors import UserError
 from detector.history import History
+from detector.humanize import plural
 from detector.model import EventName, IncidentEvent
 from detector.notify import build_notifiers
 from detector.notify.dispatcher import Dispatcher

@@ -8,11 +8,18 @@ state directory, a locked database — the events stay held, the processor stops
 taking batches (the sources then stop reading: backpressure), ``/healthz`` and
 ``detector_outbox_blocked`` say why, and the spool tries again with backoff
 until the disk has room again. Nothing is lost and nothing is skipped.
+
+The spool also stops *before* the disk is full: it keeps a reserve free on the state
+directory's file system (a tenth of it, at most 8 MiB, counting the pages the outbox
+will reuse), so that the dispatcher can always mark what it delivered — otherwise a
+backlog of the daemon's own notifications could fill the disk and leave no room to
+record that any of them was sent, and it would never drain by itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 
 import structlog
@@ -27,11 +34,17 @@ __all__ = ["Spool"]
 log = structlog.get_logger("detector.spool")
 RETRY_BASE = 0.5
 RETRY_CAP = 30.0
+RESERVE_CAP = 8 << 20            # bytes kept free for delivery, at most ...
+RESERVE_SHARE = 10               # ... and at most a tenth of the file system
 
 
 class Spool:
-    def __init__(self, dispatcher: Dispatcher, registry: Registry) -> None:
+    def __init__(self, dispatcher: Dispatcher, registry: Registry,
+                 reserve: int | None = None) -> None:
         self.dispatcher = dispatcher
+        folder = dispatcher.outbox.path.parent
+        self.reserve = reserve if reserve is not None else min(
+            RESERVE_CAP, shutil.disk_usage(folder).total // RESERVE_SHARE)
         self.held: list[IncidentEvent] = []
         self.blocked: str | None = None          # why the outbox refuses, while it does
         self.failures = registry.counter("detector_outbox_write_errors_total",
@@ -56,20 +69,32 @@ class Spool:
         if not self.held:
             return True
         try:
+            room = self.room()
+            if room < self.reserve:
+                return self._refuse(f"state disk nearly full: {room / 1e6:.1f} MB free, "
+                                    f"{self.reserve / 1e6:.1f} MB kept for delivery")
             self.dispatcher.enqueue_many(self.held)
         except (sqlite3.Error, OSError) as exc:
             self.failures.inc()
-            reason = f"outbox: cannot write: {exc}"
-            if reason != self.blocked:
-                log.error("outbox.blocked", error=str(exc), held=len(self.held),
-                          effect="reading paused until the outbox takes events again")
-            self.blocked = reason
-            return False
+            return self._refuse(f"cannot write: {exc}")
         if self.blocked is not None:
             log.info("outbox.unblocked", delivered=len(self.held))
             self.blocked = None
         self.held.clear()
         return True
+
+    def room(self) -> int:
+        """Free bytes for new notifications: the file system's, and the outbox's own."""
+        outbox = self.dispatcher.outbox
+        return shutil.disk_usage(outbox.path.parent).free + outbox.reusable_bytes()
+
+    def _refuse(self, why: str) -> bool:
+        reason = f"outbox: {why}"
+        if reason != self.blocked:
+            log.error("outbox.blocked", error=why, held=len(self.held),
+                      effect="reading paused until the outbox takes events again")
+        self.blocked = reason
+        return False
 
     async def flush(self, stop: asyncio.Event | None = None) -> bool:
         """Wait until the outbox has everything held (retrying with backoff); False if

@@ -18,6 +18,7 @@ from typing import Any
 from detector.config.operating import MaintenanceConfig
 from detector.daemon.activity import BUCKET, Activity
 from detector.history import Record, epoch
+from detector.humanize import short_span
 from detector.model import IncidentEvent
 from detector.notify.silences import Silence
 from detector.replay.report import CSS, KIND_COLOURS, SEVERITY_COLOURS
@@ -60,15 +61,6 @@ def _when(seconds: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
 
 
-def _ago(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"
 
 
 def _e(value: object) -> str:
@@ -103,7 +95,7 @@ def render_status(view: StatusView) -> str:
                     '<a href="/incidents?state=resolved&amp;since=24h">/incidents?state='
                     "resolved&amp;since=24h</a>, or <code>detector incidents list --state "
                     "resolved --since 24h</code></p>")
-    uptime = _ago(view.now - view.started)
+    uptime = short_span(view.now - view.started)
     return ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
             '<meta http-equiv="refresh" content="30">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -168,7 +160,7 @@ def _silences(silences: list[Silence], now: float) -> str:
            "<th>comment</th><th>author</th></tr>"]
     for silence in silences:
         state = silence.state(now)
-        left = f" (ends in {_ago(silence.ends - now)})" if state == "active" else ""
+        left = f" (ends in {short_span(silence.ends - now)})" if state == "active" else ""
         out.append(f"<tr><td><code>{_e(silence.id)}</code></td><td>{state}{left}</td>"
                    f"<td>{_e(silence.match.describe())}</td><td>{_when(silence.starts)}</td>"
                    f"<td>{_when(silence.ends)}</td><td>{_e(silence.comment)}</td>"
@@ -205,7 +197,7 @@ def _sources(health: dict[str, Any]) -> str:
                    f'<span class="bad">down</span>: {_e(state.get("reason", ""))}')
         ago = state.get("last_data_seconds_ago")
         out.append(f"<tr><td>{_e(name)}</td><td>{_e(state.get('type', ''))}</td>"
-                   f"<td>{verdict}</td><td>{_ago(ago) + ' ago' if ago is not None else ''}"
+                   f"<td>{verdict}</td><td>{short_span(ago) + ' ago' if ago is not None else ''}"
                    "</td></tr>")
     out.append("</table>")
     return "".join(out)

@@ -88,6 +88,9 @@ class Outbox:
         # After a checkpoint the write-ahead log is cut back to this size instead of
         # keeping the largest it ever reached: a small state disk is not eaten by it.
         self.db.execute("PRAGMA journal_size_limit=1048576")
+        # Checkpoint every 1 MiB of log (SQLite's default is 4 MiB): marking items sent on
+        # a nearly full disk needs no more room than the spool keeps free (daemon/spool.py).
+        self.db.execute("PRAGMA wal_autocheckpoint=256")
         self.db.executescript(_SCHEMA)
         with contextlib.suppress(OSError):              # 0.1.0 created it 0644
             if path.stat().st_mode & 0o077 and path.stat().st_uid == os.geteuid():
@@ -196,6 +199,12 @@ class Outbox:
             params.append(destination)
         query += " WHERE " + " AND ".join(clauses)
         return [_item(row) for row in self.db.execute(query + " ORDER BY id", params)]
+
+    def reusable_bytes(self) -> int:
+        """Space inside the file that SQLite will reuse before growing it (freed pages)."""
+        pages = self.db.execute("PRAGMA freelist_count").fetchone()[0]
+        size = self.db.execute("PRAGMA page_size").fetchone()[0]
+        return int(pages) * int(size)
 
     def depth(self) -> dict[tuple[str, str], int]:
         """Items by (destination, state)."""

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from detector.build import build_pipeline, load_patterns, make_engine
-from detector.commands import plural
 from detector.config import Config
 from detector.decode.events import Origin, Stream, first_time_in
 from detector.decode.timestamps import parse_iso
 from detector.errors import InputError, UserError
+from detector.humanize import plural
 from detector.match.engine import Engine
 from detector.model import EventName, IncidentEvent
 from detector.pipeline import Pipeline
