@@ -11,8 +11,8 @@ import sys
 import time
 from typing import TextIO
 
+from detector.commands import duration_option
 from detector.config import Config
-from detector.config.toml import parse_duration
 from detector.errors import UserError
 from detector.history import History, Record
 from detector.humanize import plural
@@ -31,11 +31,7 @@ def incidents_list(config: Config, *, state: str = "all", since: str | None = No
     out = out or sys.stdout
     start = None
     if since is not None:
-        span = parse_duration(since)
-        if span is None:
-            raise UserError(f"incidents list: --since must be a duration like 30m, 24h or "
-                            f"7d; got {since!r}")
-        start = time.time() - span
+        start = time.time() - duration_option(since, "incidents list: --since", "30m, 24h or 7d")
     if not (config.state.dir / FILE_NAME).exists():
         out.write(f"No incidents recorded ({config.state.dir / FILE_NAME} does not exist "
                   "yet).\n")

@@ -12,8 +12,8 @@ import sys
 import time
 from typing import TextIO
 
+from detector.commands import duration_option
 from detector.config import Config
-from detector.config.toml import parse_duration
 from detector.errors import UserError
 from detector.humanize import plural, short_span
 from detector.notify.outbox import FILE_NAME, Outbox
@@ -38,12 +38,7 @@ def silence_add(config: Config, *, classes: list[str], services: list[str],
                 comment: str, author: str | None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     now = time.time()
-    seconds = None
-    if duration is not None:
-        seconds = parse_duration(duration)
-        if seconds is None:
-            raise UserError(f"silence add: --for must be a duration like 30m, 2h or 1d; "
-                            f"got {duration!r}")
+    seconds = None if duration is None else duration_option(duration, "silence add: --for")
     ends = None
     if until is not None:
         import datetime as dt

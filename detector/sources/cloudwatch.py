@@ -23,8 +23,8 @@ from detector.config import CloudWatchSourceConfig
 from detector.decode.events import Origin
 from detector.notify.base import parse_retry_after
 from detector.sources._records import record_lines
-from detector.sources.base import Batch, Emit, Source, SourceError
-from detector.sources.cursor import Cursor
+from detector.sources.base import Batch, Emit, SourceError
+from detector.sources.cursor import Cursor, CursorSource
 from detector.telemetry.metrics import Registry
 
 __all__ = ["CloudWatchSource"]
@@ -33,7 +33,7 @@ log = structlog.get_logger("detector.sources.cloudwatch")
 TARGET = "Logs_20140328.FilterLogEvents"
 
 
-class CloudWatchSource(Source):
+class CloudWatchSource(CursorSource):
     kind = "cloudwatch"
 
     def __init__(self, config: CloudWatchSourceConfig, registry: Registry) -> None:
@@ -44,15 +44,6 @@ class CloudWatchSource(Source):
         self.origin = Origin(source=f"cloudwatch:{group}",
                              service=config.service or group.rsplit("/", 1)[-1] or group,
                              override=config.service, allow_json=config.format != "plain")
-
-    def restore(self, saved: dict[str, Any]) -> None:
-        self.cursor.restore(saved)
-
-    def checkpoint(self) -> dict[str, Any]:
-        return self.cursor.checkpoint()
-
-    def commit(self, token: Any) -> None:
-        self.cursor.commit(token)
 
     # -- signing --------------------------------------------------------------------------
     def _session(self) -> tuple[Any, str, str]:

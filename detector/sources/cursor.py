@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Cursor"]
+from detector.sources.base import Source
+
+__all__ = ["Cursor", "CursorSource"]
 
 
 class Cursor:
@@ -55,3 +57,18 @@ class Cursor:
             self.position = int(saved[self.time_key])
             self.at_position = set(saved.get(self.ids_key, []))
             self.committed = (self.position, sorted(self.at_position))
+
+
+class CursorSource(Source):
+    """A source whose checkpoint is its :class:`Cursor` (``self.cursor``)."""
+
+    cursor: Cursor
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        self.cursor.restore(saved)
+
+    def checkpoint(self) -> dict[str, Any]:
+        return self.cursor.checkpoint()
+
+    def commit(self, token: Any) -> None:
+        self.cursor.commit(token)

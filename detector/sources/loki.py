@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import httpx
 import orjson
@@ -23,8 +22,8 @@ from detector.config import LokiSourceConfig
 from detector.decode.events import Origin
 from detector.notify.base import parse_retry_after
 from detector.sources._records import record_lines
-from detector.sources.base import Batch, Emit, Source
-from detector.sources.cursor import Cursor
+from detector.sources.base import Batch, Emit
+from detector.sources.cursor import Cursor, CursorSource
 from detector.telemetry.metrics import Registry
 
 __all__ = ["LokiSource"]
@@ -33,22 +32,13 @@ log = structlog.get_logger("detector.sources.loki")
 LOOKBACK_NS = 24 * 3600 * 10**9      # start_at = beginning: the last day
 
 
-class LokiSource(Source):
+class LokiSource(CursorSource):
     kind = "loki"
 
     def __init__(self, config: LokiSourceConfig, registry: Registry) -> None:
         super().__init__(config, registry)
         self.loki = config
         self.cursor = Cursor("cursor", "at_cursor")   # in ns; ids are stream+line keys
-
-    def restore(self, saved: dict[str, Any]) -> None:
-        self.cursor.restore(saved)
-
-    def checkpoint(self) -> dict[str, Any]:
-        return self.cursor.checkpoint()
-
-    def commit(self, token: Any) -> None:
-        self.cursor.commit(token)
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         headers = dict(self.loki.headers)
