@@ -22,6 +22,7 @@ import orjson
 from detector.decode.fields import decode_line
 from detector.decode.prefix import strip_prefix
 from detector.detect.templates import Template, TemplateTree, mask
+from detector.humanize import plural
 from detector.model import LEVEL_NAMES
 from detector.replay.inputs import ChunkReader, expand_inputs
 
@@ -91,7 +92,7 @@ def templates_command(paths: list[str], *, output: str = "text", assign: bool = 
         levels = ", ".join(f"{name} {n}" for name, n in shape.levels.most_common())
         out.write(f"{shape.template.count:>8}  {shape.template.id}  {levels}\n"
                   f"{'':>10}{shape.template.text}\n{'':>10}e.g. {shape.example}\n")
-    out.write(f"\n{total} lines, {len(ranked)} templates\n")
+    out.write(f"\n{plural(total, 'line')}, {plural(len(ranked), 'template')}\n")
     return 0
 
 

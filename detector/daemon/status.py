@@ -18,7 +18,7 @@ from typing import Any
 from detector.config.operating import MaintenanceConfig
 from detector.daemon.activity import BUCKET, Activity
 from detector.history import Record, epoch
-from detector.humanize import short_span
+from detector.humanize import plural, short_span
 from detector.model import IncidentEvent
 from detector.notify.silences import Silence
 from detector.replay.report import CSS, KIND_COLOURS, SEVERITY_COLOURS
@@ -101,7 +101,7 @@ def render_status(view: StatusView) -> str:
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{title}</title><style>{CSS}{EXTRA_CSS}</style></head><body>"
             f"<header><h1>{title}</h1><p>detector {_e(view.version)} · up {uptime} · "
-            f"{view.patterns} patterns · notifiers: "
+            f"{plural(view.patterns, 'pattern')} · notifiers: "
             f"{_e(', '.join(view.notifiers) or 'none')} · {_when(view.now)} UTC</p></header>"
             f"<main>{''.join(body)}</main></body></html>\n")
 
