@@ -172,5 +172,69 @@ def test_after_a_kill_9_the_survivor_carries_on_the_dead_ones_services(
     assert any(b"password=***" in value for value in records.values())
 
 
+# -- the record itself: detector.daemon.handover, on a real pipeline and outbox -------------
+def moving_parts(tmp: Path, hs_engine: Any) -> tuple[Any, Any]:
+    """A live pipeline with rates on, its spool on a real outbox, and its handover."""
+    from detector.build import build_pipeline
+    from detector.config import load_config
+    from detector.daemon.handover import Handover
+    from detector.daemon.queue import BatchQueue
+    from detector.daemon.spool import Spool
+    from detector.notify.dispatcher import Dispatcher
+    from detector.notify.outbox import Outbox
+    from detector.telemetry.metrics import Registry
+
+    registry = Registry()
+    tmp.mkdir()
+    spool = Spool(Dispatcher([], Outbox.in_state_dir(tmp), registry), registry)
+    pipeline = build_pipeline(load_config(None), hs_engine, spool, live=False)
+    return pipeline, Handover(pipeline, spool, BatchQueue(1 << 20))
+
+
+def feed(pipeline: Any, service: str, lines: list[str]) -> None:
+    from detector.decode.events import Origin, Stream
+
+    stream = Stream(origin=Origin(source="kafka:logs", service=service))
+    pipeline.feed("".join(line + "\n" for line in lines).encode(), stream, final=True)
+
+
+def test_a_partition_record_carries_its_services_to_another_process(
+        tmp_path: Path, hs_engine: Any) -> None:
+    home, handover = moving_parts(tmp_path / "home", hs_engine)
+    feed(home, "api", [LINE.format(stamp=f"2026-11-20 10:{m:02d}:00,000") for m in range(30)])
+    feed(home, "db", [LINE.format(stamp="2026-11-20 10:00:00,000")])
+    assert handover.capture(["api"]) is None                 # the open is not in the outbox yet
+    assert handover.spool.try_flush()
+    record = handover.capture(["api"])
+    assert record is not None and b"hunter2" not in record and b"db" not in record
+    document = orjson.loads(record)
+    assert (document["version"], document["services"]) == (1, ["api"])
+    assert set(document["state"]) == {"incidents", "rates", "novelty"}
+
+    other, taker = moving_parts(tmp_path / "other", hs_engine)
+    assert taker.services_in(record) == taker.restore(record) == ["api"]
+    (incident,) = other.tracker.open.values()
+    assert incident.id == next(i.id for i in home.tracker.open.values() if i.service == "api")
+    assert set(rates(other).keys) == {k for k in rates(home).keys if k[0] == "api"}
+    feed(other, "api", [LINE.format(stamp="2026-11-20 10:31:00,000")])
+    assert other.tracker.open[incident.fingerprint].count == 31     # counted, not opened
+    assert [e["event"] for e in taker.spool.held] == ["update"]
+    taker.forget(["api"])
+    assert other.tracker.open == {} and not rates(other).keys
+
+
+def rates(pipeline: Any) -> Any:
+    return next(d for d in pipeline.detectors if d.name == "rates")
+
+
+def test_a_record_of_another_version_is_refused(tmp_path: Path, hs_engine: Any) -> None:
+    from detector.errors import StateError
+
+    _pipeline, handover = moving_parts(tmp_path / "p", hs_engine)
+    for bad in (b"{", b'{"version": 2, "services": [], "state": {}}', b'{"version": 1}'):
+        with pytest.raises(StateError):
+            handover.restore(bad)
+
+
 def events(hook: Receiver, *names: str) -> list[dict[str, Any]]:
     return [r.json() for r in hook.requests if r.json()["event"] in names]

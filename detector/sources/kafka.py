@@ -155,6 +155,7 @@ class KafkaSource(Source):
                     self.state_topic = await state.enter_async_context(StateTopic(
                         self.kafka.brokers, self.kafka.state_topic, self.kafka.client_id))
                 await consumer.start()
+                self.held = set()        # a new member: what it held may have moved meanwhile
                 consumer.subscribe(list(self.kafka.topics), listener=Listener())
                 self.consumer = consumer
                 self.recovered()
