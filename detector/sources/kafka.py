@@ -130,6 +130,8 @@ class KafkaSource(Source):
                 else:
                     await source.flush_commits()
                 source.assigned -= set(revoked)
+                for tp in revoked:                # not ours to commit any more
+                    source.processed.pop(tp, None)
                 log.info("kafka.revoked", source=source.name,
                          partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in revoked))
 
@@ -166,6 +168,8 @@ class KafkaSource(Source):
                 attempt += 1
             finally:
                 with contextlib.suppress(Exception):
+                    if self.following and self.handover is not None:
+                        await self.handover.drain()     # the last record covers the queue
                     await self.flush_commits()
                 self.consumer = None
                 with contextlib.suppress(Exception):
