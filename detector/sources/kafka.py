@@ -280,25 +280,27 @@ class KafkaSource(Source):
                     consumer.resume(*(new & consumer.assignment()))
 
     async def _hand_over(self, partition: Any, records: list[Any], emit: Emit) -> None:
-        """One batch per run of records with the same key (the key may be the service)."""
+        """One batch per key (the key may be the service), its records in their order.
+
+        Records keyed by service interleave in a partition; grouping them by key keeps
+        the batches large. Only the last batch carries the fetch's position: nothing is
+        committed before every record of the fetch is processed."""
         timed = _TIMED.match
-        start = 0
-        count = len(records)
-        while start < count:
-            key = records[start].key
-            end = start + 1
-            while end < count and records[end].key == key:
-                end += 1
-            values = []
-            for record in records[start:end]:
-                value = record.value or b""
-                if value[-1:] == b"\n":
-                    value = value.rstrip(b"\r\n")
-                if timed(value) is None and record.timestamp:
-                    value = stamp(record.timestamp / 1000.0).encode() + b" " + value
-                values.append(value)
+        groups: dict[bytes | None, list[bytes]] = {}
+        for record in records:
+            value = record.value or b""
+            if value[-1:] == b"\n":
+                value = value.rstrip(b"\r\n")
+            if timed(value) is None and record.timestamp:
+                value = stamp(record.timestamp / 1000.0).encode() + b" " + value
+            values = groups.get(record.key)
+            if values is None:
+                values = groups[record.key] = []
+            values.append(value)
+        last = len(groups) - 1
+        for n, (key, values) in enumerate(groups.items()):
             data = b"\n".join(values) + b"\n"
-            self.counted(end - start, len(data))
+            self.counted(len(values), len(data))
             service = key.decode("utf-8", "replace") if key else None
             if self.handover is not None:
                 seen = self.services.setdefault(partition, set())
@@ -307,10 +309,10 @@ class KafkaSource(Source):
             origin = Origin(source=f"kafka:{partition.topic}", service=service or partition.topic,
                             override=self.config.service,
                             allow_json=self.config.format != "plain")
+            token = (partition, records[-1].offset + 1) if n == last else None
             await emit(Batch(source=self, stream=f"kafka:{partition.topic}:{partition.partition}",
-                             origin=origin, data=data, arrival=time.time(),
-                             token=(partition, records[end - 1].offset + 1), final=True))
-            start = end
+                             origin=origin, data=data, arrival=time.time(), token=token,
+                             final=True))
         if records:
             with contextlib.suppress(Exception):
                 high = self.consumer.highwater(partition) if self.consumer else None
