@@ -17,7 +17,7 @@ import heapq
 import math
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,6 +227,40 @@ class IncidentTracker:
              "samples": i.samples, "notified_count": i.notified_count,
              "notified_at": i.notified_at, "detail": i.detail}
             for i in self.open.values()]}
+
+    def snapshot_services(self, services: Collection[str]) -> dict[str, Any]:
+        """:meth:`snapshot` of the open incidents of ``services`` only."""
+        wanted = set(services)
+        whole = self.snapshot()
+        whole["incidents"] = [i for i in whole["incidents"] if i["service"] in wanted]
+        return whole
+
+    def restore_services(self, data: dict[str, Any]) -> None:
+        """Take back open incidents of some services, keeping their ids and fingerprints
+        (so a later occurrence counts into them: no second ``open``). Where this tracker
+        holds the same fingerprint, the one seen last wins. Past ``max_open``, the
+        oldest are dropped silently (their owner already sent their events)."""
+        restored = IncidentTracker(resolve_after=self.resolve_after,
+                                   update_interval=self.update_interval)
+        restored.restore(data)
+        for fingerprint, incident in restored.open.items():
+            mine = self.open.get(fingerprint)
+            if mine is not None and mine.last_seen >= incident.last_seen:
+                continue
+            self.open[fingerprint] = incident
+            heapq.heappush(self._deadlines,
+                           (incident.last_seen + self.resolve_after, fingerprint))
+        if len(self.open) > self.max_open:
+            by_age = sorted(self.open.values(), key=lambda i: i.last_seen)
+            for incident in by_age[: len(self.open) - self.max_open]:
+                del self.open[incident.fingerprint]
+
+    def forget_services(self, services: Collection[str]) -> None:
+        """Drop the open incidents of ``services`` without an event (their new owner
+        carries them on)."""
+        gone = set(services)
+        for fingerprint in [f for f, i in self.open.items() if i.service in gone]:
+            del self.open[fingerprint]
 
     def restore(self, data: Any) -> None:
         """Open incidents from :meth:`snapshot` (version 0, a bare list, is read too)."""

@@ -112,6 +112,10 @@ def test_environment_default_and_escape(tmp_path: Path) -> None:
     ('[[source]]\ntype = "ftp"\n', ':2: source.type must be one of file, docker'),
     ('[[source]]\ntype = "file"\n', ':1: missing required key \'source.path\''),
     ('[[source]]\ntype = "kafka"\nbrokers = ["b:9092"]\n', ':1: a kafka source needs topics'),
+    ('[[source]]\ntype = "kafka"\nbrokers = ["b:9092"]\ntopics = ["t"]\nstate_topic = "a b"\n',
+     ":5: 'a b' is not a Kafka topic name"),
+    ('[[source]]\ntype = "kafka"\nbrokers = ["b:9092"]\ntopics = ["t"]\nstate_topic = "t"\n',
+     ":5: 't' is also in topics"),
     ('[[notify]]\ntype = "pagerduty"\n', "missing required key 'notify.routing_key'"),
     ('[detect]\nresolve_after = nan\n', ":2: detect.resolve_after must be a finite duration"),
     ('[detect]\nrate_min_ratio = inf\n', ":2: detect.rate_min_ratio must be a finite number"),
@@ -155,6 +159,7 @@ max_silence = "5m"
     assert (loki.url, loki.tenant, loki.name) == ("http://loki:3100", "team-a", "loki-1")
     assert isinstance(kafka, KafkaSourceConfig)
     assert (kafka.topics, kafka.start_at, kafka.max_silence) == (("logs",), "beginning", 300.0)
+    assert kafka.state_topic == "detector-state"                  # state follows partitions
 
 
 def test_missing_file_is_a_located_error(tmp_path: Path) -> None:

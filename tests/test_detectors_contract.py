@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -138,3 +139,77 @@ def test_rate_detectors_keep_their_baseline_when_the_window_changes() -> None:
     before = detector.keys[("api", "error_rate")]
     after = wider.keys[("api", "error_rate")]
     assert after.baseline()[0] == pytest.approx(before.baseline()[0] * 2)
+
+
+# -- state that follows a service to another process (detector.detect.base.ServiceState) --
+def test_a_detector_keeps_its_state_per_service(make: Callable[[], Any]) -> None:
+    from detector.detect.base import ServiceState
+
+    assert isinstance(make(), ServiceState)
+
+
+def test_one_service_goes_to_another_detector_through_json_and_behaves_there_as_at_home(
+        make: Callable[[], Any]) -> None:
+    """What was learned about "api" moves; the receiver's own "web" is untouched, and
+    "api" is judged there as it would have been where it was learned."""
+    def scenario(moved: bool) -> list[tuple[str, str, str]]:
+        home = make()
+        found = drive(home, T0, 120) + drive(home, T0, 120, service="db")
+        if moved:
+            other = make()
+            drive(other, T0, 120, service="web", text="render {n} failed")
+            web_before = other.snapshot_services(["web"])
+            part = json.loads(json.dumps(home.snapshot_services(["api"])))
+            assert part["version"] == home.snapshot()["version"]
+            assert "db" not in json.dumps(part)               # only the services asked for
+            other.restore_services(part)
+            assert other.snapshot_services(["web"]) == web_before
+            assert other.snapshot_services(["api"]) == part
+            home = other
+        found += drive(home, T0 + 7200, 10, per_minute=40, text="ledger {n} rejected by upstream")
+        return [o for o in opened(found) if o[1] == "api"]
+
+    assert scenario(moved=True) == scenario(moved=False) != []
+
+
+def test_a_moved_service_replaces_what_the_receiver_held_and_can_be_forgotten(
+        make: Callable[[], Any]) -> None:
+    home, other = make(), make()
+    drive(home, T0, 120)
+    drive(other, T0, 5, text="stale {n} shape")                # a few stray lines of "api"
+    part = home.snapshot_services(["api"])
+    other.restore_services(json.loads(json.dumps(part)))
+    assert other.snapshot_services(["api"]) == part
+    other.forget_services(["api"])
+    assert "api" not in json.dumps(other.snapshot())
+
+
+def test_moved_services_keep_the_receiver_bounded(make: Callable[[], Any]) -> None:
+    config = replace(CONFIG, rate_max_keys=20, novelty_max_templates=15)
+    kind = type(make())
+    home, other = kind(config), kind(config)
+    for n in range(100):
+        when = T0 + n
+        home.observe(error(when, f"shape{n} broke {n}", f"svc-{n % 30}"), None, when)
+        other.observe(error(when, f"form{n} bent {n}", f"own-{n % 30}"), None, when)
+    other.restore_services(home.snapshot_services(
+        [f"svc-{n}" for n in range(30)]))
+    saved = other.snapshot()
+    if isinstance(other, RateDetector):
+        assert len(saved["keys"]) <= 20
+    else:
+        assert all(len(s["templates"]) <= 15 for s in saved["services"].values())
+
+
+def test_a_partial_snapshot_of_another_version_is_refused_and_changes_nothing(
+        make: Callable[[], Any]) -> None:
+    from detector.errors import StateError
+
+    detector = make()
+    drive(detector, T0, 30)
+    before = detector.snapshot()
+    part = detector.snapshot_services(["api"])
+    part["version"] = 99
+    with pytest.raises(StateError):
+        detector.restore_services(part)
+    assert detector.snapshot() == before

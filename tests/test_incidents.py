@@ -97,3 +97,41 @@ def test_open_incidents_survive_a_snapshot() -> None:
     assert occur(restored, 1010.0) == []
     (event,) = restored.tick(1610.0)
     assert event["event"] == "resolve" and event["count"] == 2
+
+
+def test_an_open_incident_moves_to_another_tracker_and_is_counted_there_not_opened() -> None:
+    """A partition moved: the new owner takes the service's open incidents with their ids
+    and fingerprints, so the next occurrence is an update of the same incident."""
+    import json
+
+    home, other = tracker(), tracker()
+    (opened,) = occur(home, 1000.0)
+    occur(home, 1000.0, service="db")
+    occur(other, 1000.0, service="web")
+    part = json.loads(json.dumps(home.snapshot_services(["api"])))
+    assert [i["service"] for i in part["incidents"]] == ["api"]
+    other.restore_services(part)
+    assert sorted(i.service for i in other.open.values()) == ["api", "web"]
+    (update,) = occur(other, 1400.0)
+    assert (update["event"], update["id"], update["count"]) == ("update", opened["id"], 2)
+    other.forget_services(["api"])
+    assert [i.service for i in other.open.values()] == ["web"]
+    assert [e["service"] for e in other.tick(5000.0)] == ["web"]   # no resolve of "api" here
+
+
+def test_a_moved_incident_does_not_replace_a_fresher_one_and_bounds_hold() -> None:
+    home, other = tracker(), tracker()
+    occur(home, 1000.0)
+    occur(other, 1000.0)
+    occur(other, 1200.0)                                     # the receiver saw it later
+    other.restore_services(home.snapshot_services(["api"]))
+    (incident,) = other.open.values()
+    assert (incident.last_seen, incident.count) == (1200.0, 2)
+    small = IncidentTracker(resolve_after=600, update_interval=300, max_open=3)
+    for n in range(3):
+        occur(small, 1000.0 + n, service=f"own-{n}")
+    many = tracker()
+    for n in range(5):
+        occur(many, 2000.0 + n, service=f"svc-{n}")
+    small.restore_services(many.snapshot_services([f"svc-{n}" for n in range(5)]))
+    assert sorted(i.service for i in small.open.values()) == ["svc-2", "svc-3", "svc-4"]

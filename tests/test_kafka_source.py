@@ -183,9 +183,9 @@ async def test_a_full_queue_pauses_the_partitions_and_loses_nothing(tansu: str) 
 
 
 def test_fetched_records_are_handed_over_as_buffers_timed_where_needed() -> None:
-    """Whole runs of records become one buffer each, as they are; only a plain line with
-    no time of its own gets the record's timestamp in front (so a backlog keeps its
-    event times)."""
+    """The records of each key become one buffer, in their order, as they are; only a
+    plain line with no time of its own gets the record's timestamp in front (so a
+    backlog keeps its event times)."""
     import asyncio as aio
     from types import SimpleNamespace
 
@@ -197,12 +197,12 @@ def test_fetched_records_are_handed_over_as_buffers_timed_where_needed() -> None
                                            topics=("logs",)), Registry())
     partition = SimpleNamespace(topic="logs", partition=3)
     at = 1_795_132_800_000                                       # 2026-11-20T00:00:00Z
-    records = [SimpleNamespace(key=b"api", value=v, offset=n, timestamp=at)
-               for n, v in enumerate([b"2026-11-20 09:59:58,100 ERROR x: boom",
-                                      b'{"msg": "boom", "level": "error"}',
-                                      b"ERROR untimed boom\n"])]
-    records.append(SimpleNamespace(key=b"worker", value=b"Nov 20 09:59:59 h app: boom",
-                                   offset=3, timestamp=at))
+    keyed = [(b"api", b"2026-11-20 09:59:58,100 ERROR x: boom"),
+             (b"worker", b"Nov 20 09:59:59 h app: boom"),              # keys interleave
+             (b"api", b'{"msg": "boom", "level": "error"}'),
+             (b"api", b"ERROR untimed boom\n")]
+    records = [SimpleNamespace(key=k, value=v, offset=n, timestamp=at)
+               for n, (k, v) in enumerate(keyed)]
     batches = []
 
     async def emit(batch: object) -> None:
@@ -213,6 +213,6 @@ def test_fetched_records_are_handed_over_as_buffers_timed_where_needed() -> None
     assert api.data == (b"2026-11-20 09:59:58,100 ERROR x: boom\n"
                         b'{"msg": "boom", "level": "error"}\n'
                         b"2026-11-20T00:00:00.000000Z ERROR untimed boom\n")
-    assert (api.origin.service, api.token) == ("api", (partition, 3))
+    assert (api.origin.service, api.token) == ("api", None)   # the last batch commits all
     assert worker.data == b"Nov 20 09:59:59 h app: boom\n"
     assert (worker.origin.service, worker.token) == ("worker", (partition, 4))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypedDict
@@ -78,6 +79,7 @@ class KafkaSourceConfig(SourceConfig):
     group_id: str = "detector"
     start_at: str = "end"               # auto_offset_reset for a new group: end | beginning
     client_id: str = "detector"
+    state_topic: str = "detector-state"  # compacted topic of per-partition learned state; "" = off
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class _Common(TypedDict):
 
 
 _START = ("end", "beginning")
+_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 
 def _file(table: Table, common: _Common) -> FileSourceConfig:
@@ -155,11 +158,18 @@ def _kafka(table: Table, common: _Common) -> KafkaSourceConfig:
         raise table.error("brokers", "a kafka source needs brokers = [\"host:port\", ...]")
     if not topics:
         raise table.error("topics", "a kafka source needs topics = [\"name\", ...]")
+    state_topic = table.text("state_topic", "detector-state")
+    if state_topic and not _TOPIC.fullmatch(state_topic):
+        raise table.error("state_topic", f"{state_topic!r} is not a Kafka topic name (letters, "
+                                         "digits, '.', '_', '-'; at most 249), or \"\" for none")
+    if state_topic in topics:
+        raise table.error("state_topic", f"{state_topic!r} is also in topics: the state topic "
+                                         "holds the detector's learned state, not log lines")
     return KafkaSourceConfig(
         **common, brokers=tuple(brokers), topics=tuple(topics),
         group_id=table.text("group_id", "detector"),
         start_at=table.choice("start_at", "end", _START),
-        client_id=table.text("client_id", "detector"))
+        client_id=table.text("client_id", "detector"), state_topic=state_topic)
 
 
 def _journald(table: Table, common: _Common) -> JournaldSourceConfig:

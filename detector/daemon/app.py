@@ -45,6 +45,7 @@ from detector.build import build_pipeline, load_patterns, make_engine
 from detector.config import Config, load_config
 from detector.daemon.activity import Activity
 from detector.daemon.feeder import Commit, Feeder
+from detector.daemon.handover import attach
 from detector.daemon.legacy import migrate_rates
 from detector.daemon.quarantine import Quarantine
 from detector.daemon.queue import BatchQueue
@@ -132,6 +133,7 @@ class Daemon:
         self.queue = BatchQueue(QUEUE_BYTES)
         self.sources: list[Source] = [
             build_source(c, self.registry, self._queue_full) for c in config.sources]
+        attach(self.sources, self.pipeline, self.spool, self.queue)   # Kafka: state follows
         self.watch = Watch(self.sources, self.pipeline, self.registry, self.queue,
                            lambda: self.feeder.held)
         self.systemd = SystemdNotifier()

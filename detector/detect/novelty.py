@@ -13,7 +13,7 @@ service, forgotten when unseen for ``novelty_expiry``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +112,23 @@ class NoveltyDetector:
         return {"version": SNAPSHOT_VERSION, "services": {
             service: {"first_seen": state.first_seen, "templates": state.tree.snapshot()}
             for service, state in self.services.items()}}
+
+    def snapshot_services(self, services: Collection[str]) -> dict[str, Any]:
+        """:meth:`snapshot` of ``services`` only."""
+        wanted = set(services)
+        return {"version": SNAPSHOT_VERSION, "services": {
+            service: {"first_seen": state.first_seen, "templates": state.tree.snapshot()}
+            for service, state in self.services.items() if service in wanted}}
+
+    def restore_services(self, data: dict[str, Any]) -> None:
+        """The services in ``data`` replace what was kept for them (``restore`` does)."""
+        if "version" not in data:
+            raise StateError("novelty: a partial snapshot has a version")
+        self.restore(data)
+
+    def forget_services(self, services: Collection[str]) -> None:
+        for service in services:
+            self.services.pop(service, None)
 
     def restore(self, data: dict[str, Any]) -> None:
         """Templates from :meth:`snapshot`. 0.1.0 wrote the per-service map without the

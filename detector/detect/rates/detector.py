@@ -27,7 +27,7 @@ longer windows then count its windows as usual ones.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from detector.config import DetectConfig
@@ -438,6 +438,39 @@ class RateDetector:
         return {"version": SNAPSHOT_VERSION, "bucket": self.bucket,
                 "window_buckets": self.window_buckets, "services": self.services,
                 "keys": [k.to_json() for k in self.keys.values()]}
+
+    def snapshot_services(self, services: Collection[str]) -> dict[str, Any]:
+        """:meth:`snapshot` of the keys of ``services`` only."""
+        wanted = set(services)
+        return {"version": SNAPSHOT_VERSION, "bucket": self.bucket,
+                "window_buckets": self.window_buckets,
+                "services": {s: t for s, t in self.services.items() if s in wanted},
+                "keys": [k.to_json() for (s, _), k in self.keys.items() if s in wanted]}
+
+    def restore_services(self, data: dict[str, Any]) -> None:
+        """The keys of the services in ``data`` replace this detector's keys for them
+        (older ones are evicted past ``rate_max_keys``)."""
+        try:
+            named = {str(s) for s in data["services"]} | {
+                str(k["service"]) for k in data["keys"]}
+        except (KeyError, TypeError) as exc:
+            raise StateError(f"rates: {exc!r}") from None
+        previous = self.keys, self.services
+        self.keys = {name: key for name, key in self.keys.items() if name[0] not in named}
+        self.services = {s: t for s, t in self.services.items() if s not in named}
+        try:
+            self.restore(data)
+        except StateError:
+            self.keys, self.services = previous
+            raise
+        while len(self.keys) > self.config.rate_max_keys:
+            self._evict()
+
+    def forget_services(self, services: Collection[str]) -> None:
+        gone = set(services)
+        self.keys = {name: key for name, key in self.keys.items() if name[0] not in gone}
+        for service in gone:
+            self.services.pop(service, None)
 
     def restore(self, data: dict[str, Any]) -> None:
         """Keys from :meth:`snapshot` (this version, or version 1: 0.1.0's and 0.2.0's,
