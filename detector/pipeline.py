@@ -18,7 +18,7 @@ from detector.clock import EventClock
 from detector.decode.events import Stream, assemble, first_time_in, last_time_in
 from detector.detect.base import Detector
 from detector.incidents import Finding, IncidentTracker, Occurrence
-from detector.match.engine import Engine, Hits, Match
+from detector.match.engine import Engine, Match
 from detector.model import Event, IncidentEvent, Kind
 from detector.redact import redact
 from detector.runbooks import Runbooks
@@ -65,11 +65,8 @@ class Pipeline:
                 self.emit(event)
 
     def feed(self, buf: bytes, stream: Stream, *, final: bool = False,
-             arrival: float | None = None, hits: Hits | None = None) -> int:
-        """Process the whole lines of ``buf``; returns how many bytes were consumed.
-
-        ``hits``: the engine's scan of ``buf``, when the caller already has it (replay
-        scans the next chunk in another thread while this one is processed)."""
+             arrival: float | None = None) -> int:
+        """Process the whole lines of ``buf``; returns how many bytes were consumed."""
         if stream.first_time is None and buf:
             # Tell the detectors the stream's service exists from its first line, before
             # any of its events: trouble first seen hours in is measured against them.
@@ -80,8 +77,7 @@ class Pipeline:
             if service is not None and stream.first_time is not None:
                 for detector in self.detectors:
                     detector.seen(service, stream.first_time)
-        if hits is None:
-            hits = self.engine.scan(buf)
+        hits = self.engine.scan(buf)
         malformed_before = stream.malformed
         events, consumed = assemble(buf, hits, stream, final=final, arrival=arrival)
         stats = self.stats

@@ -57,29 +57,6 @@ def test_the_prefilter_only_hands_over_candidate_lines(hs_engine) -> None:  # ty
     assert ends == [buf.index(b"seconds\n") + len(b"seconds")]
 
 
-
-@pytest.mark.parametrize("name", ["hs_engine", "regex_engine"])
-def test_a_scanner_for_another_thread_scans_alongside(name: str, generated: Path,
-                                                      request: pytest.FixtureRequest) -> None:
-    """Replay scans the next chunk in a thread while the engine scans the pending lines."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    engine = request.getfixturevalue(name)
-    chunks = [b"".join(part) for part in _chunks(generated.read_bytes(), 64)]
-    expected = [engine.scan(chunk) for chunk in chunks]
-    scan = engine.scanner()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        ahead = [pool.submit(scan, chunk) for chunk in chunks]
-        alongside = [engine.scan(chunk) for chunk in chunks]
-        assert [future.result() for future in ahead] == expected == alongside
-    assert sum(len(hits) for hits in expected) > 50
-
-
-def _chunks(data: bytes, count: int) -> list[list[bytes]]:
-    lines = data.splitlines(keepends=True)
-    size = len(lines) // count + 1
-    return [lines[i:i + size] for i in range(0, len(lines), size)]
-
 RUNAWAY = '''
 [[pattern]]
 id = "test.runaway"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,7 +31,7 @@ from detector.match.packs import TRACEBACK_FIELDS, Pattern
 from detector.match.translate import required_factors
 from detector.model import INFO, Event
 
-__all__ = ["ENGINES", "Engine", "Hits", "Match", "build_engine"]
+__all__ = ["ENGINES", "Engine", "Match", "build_engine"]
 
 ENGINES = ("auto", "hyperscan", "regex")
 _LINE_TAIL = rb"[^\n]*$"
@@ -69,9 +69,6 @@ class Prefilter(Protocol):
     name: str
 
     def scan(self, buf: bytes) -> Hits: ...
-
-    def concurrent(self) -> Prefilter:
-        """A prefilter that may scan in another thread while this one scans."""
 
 
 def _group(pairs: list[tuple[int, int]]) -> Hits:
@@ -137,15 +134,6 @@ class HyperscanPrefilter:
         self.database.scan(buf, match_event_handler=on_match, scratch=self.scratch)
         return _group(pairs)
 
-    def concurrent(self) -> HyperscanPrefilter:
-        """The same database with its own scratch space (hyperscan scans without the GIL;
-        a scratch space serves one scan at a time)."""
-        twin = object.__new__(HyperscanPrefilter)
-        twin._hs = self._hs
-        twin.database = self.database
-        twin.scratch = self.scratch.clone()
-        return twin
-
 
 class RegexPrefilter:
     """The same expressions in the ``regex`` module: no compiled automaton needed.
@@ -199,10 +187,6 @@ class RegexPrefilter:
         if found is not None:
             pairs.append((found.end(), ident))
 
-    def concurrent(self) -> RegexPrefilter:
-        """Itself: it keeps no per-scan state (and holds the GIL while it scans)."""
-        return self
-
     def _scan_lines(self, compiled: regex.Pattern[bytes], ident: int, buf: bytes,
                     pairs: list[tuple[int, int]]) -> None:
         """An expression without a required literal: the whole buffer at once, and line by
@@ -242,10 +226,6 @@ class Engine:
 
     def scan(self, buf: bytes) -> Hits:
         return self.prefilter.scan(buf)
-
-    def scanner(self) -> Callable[[bytes], Hits]:
-        """A ``scan`` for another thread, safe to run while this engine scans."""
-        return self.prefilter.concurrent().scan
 
     def confirm(self, event: Event) -> Match | None:
         """The pattern that explains ``event``, with its fields.

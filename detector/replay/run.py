@@ -22,7 +22,6 @@ import math
 import os
 import sys
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -31,7 +30,7 @@ from detector.config import Config
 from detector.decode.events import Origin, Stream, first_time_in
 from detector.decode.timestamps import parse_iso
 from detector.errors import InputError, UserError
-from detector.match.engine import Engine, Hits
+from detector.match.engine import Engine
 from detector.model import EventName, IncidentEvent
 from detector.pipeline import Pipeline
 from detector.replay.filters import EventFilter
@@ -68,8 +67,6 @@ class _Input:
     pending: bytes = b""
     first_time: float | None = None   # where the input starts (from its first lines)
     failed: str | None = None         # why it could not be read (the others go on)
-    # the next chunk, read ahead: (bytes, last chunk?, its scan running in another thread)
-    ahead: tuple[bytes, bool, Future[Hits] | None] | None = None
 
     @property
     def time(self) -> float | None:
@@ -287,52 +284,32 @@ def _run(pipeline: Pipeline, inputs: list[_Input], progress: Progress,
         for index, item in enumerate(inputs)]
     heapq.heapify(queue)
     active = set(range(len(inputs)))
-    # While a chunk is processed, the next one is scanned in another thread (hyperscan
-    # scans without the GIL): one chunk read ahead at a time, whatever the inputs.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detector-scan") as pool:
-        scan = pipeline.engine.scanner()
-        while queue:
-            _, index = heapq.heappop(queue)
-            item = inputs[index]
-            ahead, item.ahead = item.ahead, None
-            chunk, final, scanned = ahead if ahead is not None else (*_chunk(item), None)
-            if not final and not any(i.ahead is not None for i in inputs):
-                following, last = _chunk(item)
-                item.ahead = (following, last,
-                              pool.submit(scan, following) if following else None)
-            buf = item.pending + chunk if item.pending else chunk
-            if buf:
-                hits = None
-                if scanned is not None:
-                    hits = scanned.result()
-                    if item.pending:
-                        shift = len(item.pending)
-                        hits = pipeline.engine.scan(item.pending) + [
-                            (end + shift, ids) for end, ids in hits]
-                consumed = pipeline.feed(buf, item.stream, final=final, hits=hits)
-                item.pending = buf[consumed:]
-            if final:
-                if item.pending:
-                    pipeline.feed(item.pending, item.stream, final=True)
-                    item.pending = b""
-                active.discard(index)
-            else:
-                at = item.time
-                heapq.heappush(queue, (at if at is not None else -math.inf, index))
-            times = [t for t in (inputs[i].time for i in active) if t is not None]
-            if active and times:
-                watermark = min(times) - lateness
-                pipeline.advance(watermark)
-                ordered.release(watermark)
-            elif not active:
-                pipeline.advance()
-            done_bytes = sum(i.reader.position for i in inputs)
-            progress.update(done_bytes, pipeline.stats.lines, len(table.latest))
-
-
-def _chunk(item: _Input) -> tuple[bytes, bool]:
-    """The input's next chunk, and whether it is the last (a read error ends the input)."""
-    chunk = _read(item)
-    if chunk is None:
-        return b"", True
-    return chunk, item.reader.eof
+    while queue:
+        _, index = heapq.heappop(queue)
+        item = inputs[index]
+        chunk = _read(item)
+        final = item.reader.eof
+        if chunk is None:
+            chunk = b""
+            final = True
+        buf = item.pending + chunk if item.pending else chunk
+        if buf:
+            consumed = pipeline.feed(buf, item.stream, final=final)
+            item.pending = buf[consumed:]
+        if final:
+            if item.pending:
+                pipeline.feed(item.pending, item.stream, final=True)
+                item.pending = b""
+            active.discard(index)
+        else:
+            at = item.time
+            heapq.heappush(queue, (at if at is not None else -math.inf, index))
+        times = [t for t in (inputs[i].time for i in active) if t is not None]
+        if active and times:
+            watermark = min(times) - lateness
+            pipeline.advance(watermark)
+            ordered.release(watermark)
+        elif not active:
+            pipeline.advance()
+        done_bytes = sum(i.reader.position for i in inputs)
+        progress.update(done_bytes, pipeline.stats.lines, len(table.latest))
