@@ -1,10 +1,14 @@
 """Throughput and memory: detector replay vs grep vs a naive Python loop, in one run.
 
-All three read the same generated corpus (2M lines by default) and use the same
-signatures: the shipped packs' regexes (translated to POSIX ERE for grep). Each
-runs as its own process; wall time and that process's peak RSS (wait4) are
-measured. A second detector run on the corpus repeated N times (multi-GB) shows
-memory stays flat in input size.
+All read the same generated corpus (2M lines by default). Two grep runs: the one a
+user would make, ``grep -cEf bench/headline.ere`` (a dozen headline expressions, the
+comparison DESIGN.md's bar is stated against), and grep given every signature the
+detector has (the shipped packs' regexes translated to POSIX ERE). The naive Python
+loop runs the same signatures line by line. Each runs as its own process; wall time,
+CPU time (user + system) and that process's peak RSS (wait4) are measured; the
+detector and the headline grep run ``--repeat`` times and the fastest run counts. A
+second detector run on the corpus repeated N times (multi-GB) shows memory stays flat
+in input size.
 
     python bench/throughput.py                  # 2M lines, big file = 10 copies
     python bench/throughput.py --lines 200000 --scale 0 --skip-naive   # quick look
@@ -26,6 +30,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+HEADLINE = HERE / "headline.ere"     # what a user would grep for: a dozen expressions
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
@@ -60,6 +65,7 @@ class Run:
     seconds: float
     peak_mb: float
     output: str
+    cpu: float = 0.0               # user + system seconds
 
 
 def measure(name: str, argv: list[str], *, env: dict[str, str] | None = None,
@@ -78,7 +84,15 @@ def measure(name: str, argv: list[str], *, env: dict[str, str] | None = None,
         raise SystemExit(f"{name} failed ({status}): {err[-2000:]}")
     proc.returncode = 0
     return Run(name, shown or " ".join(argv), seconds, usage.ru_maxrss / 1024,
-               out.decode(errors="replace").strip())
+               out.decode(errors="replace").strip(), usage.ru_utime + usage.ru_stime)
+
+
+def best_of(repeat: int, name: str, argv: list[str], *, env: dict[str, str] | None = None,
+            shown: str | None = None, stdout_to_null: bool = False) -> Run:
+    """The fastest of ``repeat`` runs (a shared machine only ever slows a run down)."""
+    runs = [measure(name, argv, env=env, shown=shown, stdout_to_null=stdout_to_null)
+            for _ in range(max(1, repeat))]
+    return min(runs, key=lambda run: run.seconds)
 
 
 def main() -> None:
@@ -90,6 +104,9 @@ def main() -> None:
     parser.add_argument("--skip-grep", action="store_true")
     parser.add_argument("--overhead-runs", type=int, default=5,
                         help="alternating runs with and without rate/novelty detection")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of detector replay and of the headline grep; the fastest "
+                             "counts")
     args = parser.parse_args()
 
     out_dir = HERE / "out"
@@ -108,12 +125,17 @@ def main() -> None:
     cache = {"DETECTOR_CACHE_DIR": str(out_dir / "hs-cache")}
     # Warm the compiled-database cache once, as a daemon or a second replay would find it.
     measure("warm-up", [detector, "validate"], env=cache)
-    runs = [measure("detector replay", [detector, "replay", str(path), "--output", "jsonl"],
-                    env=cache, shown=f"detector replay {path.name} --output jsonl > /dev/null",
+    runs = [best_of(args.repeat, "detector replay",
+                    [detector, "replay", str(path), "--output", "jsonl"], env=cache,
+                    shown=f"detector replay {path.name} --output jsonl > /dev/null",
                     stdout_to_null=True)]
+    headline = best_of(args.repeat, "grep -cEf headline.ere",
+                       ["grep", "-cEf", str(HEADLINE), str(path)], env={"LC_ALL": "C"},
+                       shown=f"LC_ALL=C grep -cEf bench/headline.ere {path.name}")
+    runs.append(headline)
     if not args.skip_grep:
-        runs.append(measure("grep -cEf", ["grep", "-cEf", str(signatures), str(path)],
-                            env={"LC_ALL": "C"},
+        runs.append(measure("grep -cEf, all signatures",
+                            ["grep", "-cEf", str(signatures), str(path)], env={"LC_ALL": "C"},
                             shown=f"LC_ALL=C grep -cEf signatures.ere {path.name}"))
     if not args.skip_naive:
         runs.append(measure("naive Python loop",
@@ -137,7 +159,7 @@ def main() -> None:
         big_row = (f"| detector replay, same corpus ×{args.scale} ({big_size / 1e9:.1f} GB) | "
                    f"{lines * args.scale / big_run.seconds:,.0f} | "
                    f"{big_size / 1e6 / big_run.seconds:,.1f} | {big_run.seconds:.1f} | "
-                   f"{big_run.peak_mb:.0f} | |\n")
+                   f"{big_run.cpu:.1f} | {big_run.peak_mb:.0f} | |\n")
 
     overhead = ""
     if args.overhead_runs:
@@ -159,15 +181,21 @@ def main() -> None:
                     "`[detect] rates = false, novelty = false`).\n")
 
     base = runs[0].seconds
-    table = ["| run | lines/s | MB/s | wall s | peak RSS MB | time vs detector |",
-             "|---|---:|---:|---:|---:|---:|"]
+    table = ["| run | lines/s | MB/s | wall s | CPU s | peak RSS MB | time vs detector |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for run in runs:
         table.append(f"| {run.name} | {lines / run.seconds:,.0f} | {size / 1e6 / run.seconds:,.1f}"
-                     f" | {run.seconds:.2f} | {run.peak_mb:.0f} | {run.seconds / base:.2f}× |")
+                     f" | {run.seconds:.2f} | {run.cpu:.2f} | {run.peak_mb:.0f} "
+                     f"| {run.seconds / base:.2f}× |")
     text = "\n".join(table) + "\n" + big_row
+    expressions = sum(1 for line in HEADLINE.read_text().splitlines() if line.strip())
+    verdict = (f"\n**detector replay takes {base / headline.seconds:.2f}× the time of "
+               f"`grep -cEf bench/headline.ere`** ({expressions} headline expressions, "
+               f"{headline.output} lines) — target ≤ 2×; best of {max(1, args.repeat)} runs "
+               "each.\n")
     report = (f"Corpus: {path.name}, {lines:,} lines, {size / 1e6:.1f} MB "
               f"(bench/corpus.py, seed 7); {len(patterns)} signatures. Machine: {machine()}.\n\n"
-              + text + overhead + "\nCommands:\n\n"
+              + text + verdict + overhead + "\nCommands:\n\n"
               + "\n".join(f"- `{r.command}`" for r in runs) + "\n")
     (out_dir / "throughput.md").write_text(report)
     print(report)

@@ -23,7 +23,8 @@ __all__ = ["build_pipeline", "cache_dir", "load_patterns", "make_engine"]
 def load_patterns(config: Config) -> list[Pattern]:
     shipped = shipped_packs_dir()
     paths = ([shipped] if config.patterns.shipped else []) + list(config.patterns.paths)
-    return load_packs(paths, disable=config.patterns.disable, strict=[shipped])
+    return load_packs(paths, disable=config.patterns.disable, strict=[shipped],
+                      cache=cache_dir())
 
 
 def cache_dir() -> Path | None:

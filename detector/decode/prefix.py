@@ -56,6 +56,23 @@ _KEYS = re.compile(r"(?:time|ts|timestamp|pid|logger|caller)=(?:\"[^\"]*\"|\S+)\
 MAX_ELEMENTS = 8
 
 
+# (kind, pattern, when it may start: always, after a time, once a header is anchored by a
+# time or a level, or inside a header), tried in this order at each position.
+_ALWAYS, _AFTER_TIME, _ANCHORED, _INSIDE = range(4)
+_ELEMENTS: tuple[tuple[str, re.Pattern[str], int], ...] = (
+    ("time", _TIME, _ALWAYS),
+    ("level", _LEVEL, _ALWAYS),
+    ("level", _LETTER, _AFTER_TIME),
+    ("pid", _PID, _ALWAYS),
+    ("pid", _NUMBERS, _AFTER_TIME),
+    ("keys", _KEYS, _ALWAYS),
+    ("name", _BRACKET, _ALWAYS),
+    ("name", _PROC, _ALWAYS),
+    ("name", _LOGGER, _ANCHORED),
+    ("separator", _SEPARATOR, _INSIDE),
+)
+
+
 def strip_prefix(text: str) -> str:
     """``text`` without its leading time, level and logger/process prefix (if any)."""
     position = 0
@@ -80,19 +97,8 @@ def strip_prefix(text: str) -> str:
 def _element(text: str, position: int, anchored: bool, after_time: bool,
              inside: bool) -> tuple[str, int] | None:
     """The kind and end of the header element at ``position``, if one starts there."""
-    candidates: tuple[tuple[str, re.Pattern[str], bool], ...] = (
-        ("time", _TIME, True),
-        ("level", _LEVEL, True),
-        ("level", _LETTER, after_time),
-        ("pid", _PID, True),
-        ("pid", _NUMBERS, after_time),
-        ("keys", _KEYS, True),
-        ("name", _BRACKET, True),
-        ("name", _PROC, True),
-        ("name", _LOGGER, anchored),
-        ("separator", _SEPARATOR, inside),
-    )
-    for kind, pattern, allowed in candidates:
-        if allowed and (match := pattern.match(text, position)) is not None:
+    allowed = (True, after_time, anchored, inside)
+    for kind, pattern, when in _ELEMENTS:
+        if allowed[when] and (match := pattern.match(text, position)) is not None:
             return kind, match.end()
     return None

@@ -80,20 +80,20 @@ def leading_timestamp(line: str, *, year_hint: int | None = None) -> float | Non
     head = line[:96]
     match = _LEADING.search(head)
     if match is not None and match.start() <= 48:
-        if match.group("iso"):
-            base = _epoch(int(match.group("y")), int(match.group("mo")), int(match.group("d")),
-                          int(match.group("h")), int(match.group("mi")), int(match.group("s")))
+        (iso, y, mo, d, h, mi, s, frac, tz,
+         _, cd, cmo, cy, ch, cmi, cs, cfrac, ctz) = match.groups()
+        if iso:
+            base = _epoch(int(y), int(mo), int(d), int(h), int(mi), int(s))
             if base is None:
                 return None
-            return base - _offset(match.group("tz")) + _fraction(match.group("frac"))
-        month = _MONTHS.get(match.group("cmo").lower())
+            return base - _offset(tz) + _fraction(frac)
+        month = _MONTHS.get(cmo.lower())
         if month is None:
             return None
-        base = _epoch(int(match.group("cy")), month, int(match.group("cd")),
-                      int(match.group("ch")), int(match.group("cmi")), int(match.group("cs")))
+        base = _epoch(int(cy), month, int(cd), int(ch), int(cmi), int(cs))
         if base is None:
             return None
-        return base - _offset(match.group("ctz")) + _fraction(match.group("cfrac"))
+        return base - _offset(ctz) + _fraction(cfrac)
     syslog = _SYSLOG.match(head)
     if syslog is not None:
         year = year_hint or time.gmtime().tm_year

@@ -20,7 +20,8 @@ import regex
 
 from detector.config.toml import Table, load_toml
 from detector.errors import ConfigError
-from detector.match.translate import TranslateError, check_portable
+from detector.match.translate import TranslateError
+from detector.match.translate.memo import Translations
 from detector.model import CRITICAL, ERROR, INFO, NOLEVEL, WARNING, RunbookJSON, Severity
 
 __all__ = ["BUILTIN_CLASSES", "Pattern", "Runbook", "load_packs", "shipped_packs_dir"]
@@ -105,24 +106,28 @@ def pack_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def load_packs(paths: Sequence[Path], *, disable: Iterable[str] = (),
-               strict: Sequence[Path] = ()) -> list[Pattern]:
+               strict: Sequence[Path] = (), cache: Path | None = None) -> list[Pattern]:
     """Load every pack in ``paths`` (files or directories), in order, then drop disabled.
 
     Packs under a directory in ``strict`` (the shipped ones) must give at least
     three matching examples and two near misses per pattern; others at least one.
+    ``cache``: a directory where the regexes' prefilter translations are kept between
+    runs (:mod:`detector.match.translate.memo`).
     """
     patterns: list[Pattern] = []
     seen: dict[str, Pattern] = {}
     strict_dirs = [s.resolve() for s in strict]
+    translations = Translations(cache)
     for file in pack_files(paths):
         strict_examples = any(file.resolve().is_relative_to(d) for d in strict_dirs)
-        for pattern in _load_pack(file, strict_examples=strict_examples):
+        for pattern in _load_pack(file, translations, strict_examples=strict_examples):
             if pattern.id in seen:
                 raise ConfigError(file, pattern.line,
                                   f"pattern id {pattern.id!r} is already defined at "
                                   f"{seen[pattern.id].where()}")
             seen[pattern.id] = pattern
             patterns.append(pattern)
+    translations.save()
     disabled = set(disable)
     known = {p.id for p in patterns} | {p.cls for p in patterns}
     unknown = disabled - known
@@ -132,21 +137,24 @@ def load_packs(paths: Sequence[Path], *, disable: Iterable[str] = (),
     return [p for p in patterns if p.id not in disabled and p.cls not in disabled]
 
 
-def _load_pack(file: Path, *, strict_examples: bool) -> list[Pattern]:
+def _load_pack(file: Path, translations: Translations, *,
+               strict_examples: bool) -> list[Pattern]:
     data, lines = load_toml(file)
     top = Table(data, (), file, lines, env={}, expand=False)
     meta = top.table("pack")
     meta.text("name", file.stem)
     meta.text("description", "")
     meta.done()
-    patterns = [_read_pattern(t, file, strict_examples) for t in top.tables("pattern")]
+    patterns = [_read_pattern(t, file, translations, strict_examples)
+                for t in top.tables("pattern")]
     top.done()
     if not patterns:
         raise ConfigError(file, None, "a pack needs at least one [[pattern]]")
     return patterns
 
 
-def _read_pattern(t: Table, file: Path, strict_examples: bool) -> Pattern:
+def _read_pattern(t: Table, file: Path, translations: Translations,
+                  strict_examples: bool) -> Pattern:
     pattern_id = t.required_str("id")
     if not _ID.match(pattern_id):
         raise t.error("id", f"pattern id {pattern_id!r} must look like 'domain.name' "
@@ -158,7 +166,7 @@ def _read_pattern(t: Table, file: Path, strict_examples: bool) -> Pattern:
     title = t.required_str("title")
     source = t.required_str("regex")
     try:
-        translated = check_portable(source)
+        translated = translations.check_portable(source)
         compiled = regex.compile(source, regex.MULTILINE | regex.VERSION0)
     except TranslateError as exc:
         raise t.error("regex", f"pattern {pattern_id}: {exc}") from None
@@ -168,7 +176,7 @@ def _read_pattern(t: Table, file: Path, strict_examples: bool) -> Pattern:
     context_source: str | None = t.text("context", None)
     if context_source is not None:
         try:
-            check_portable(context_source)
+            translations.check_portable(context_source)
             context = regex.compile(context_source, regex.MULTILINE | regex.VERSION0)
         except TranslateError as exc:
             raise t.error("context", f"pattern {pattern_id}: context: {exc}") from None

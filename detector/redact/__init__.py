@@ -114,9 +114,24 @@ def _mask(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+# Redaction is a pure function of the text: short texts (summaries, field values, the
+# lines of incidents that recur) are remembered, a bounded number at a time.
+_MEMO: dict[str, str] = {}
+MEMO_ENTRIES = 4096
+MEMO_CHARS = 1024
+
+
 def redact(text: str) -> str:
     """``text`` (a line or a whole multi-line event) with every secret replaced by ``***``."""
-    return rule_set().redact(text)
+    done = _MEMO.get(text)
+    if done is not None:
+        return done
+    done = rule_set().redact(text)
+    if len(text) <= MEMO_CHARS:
+        if len(_MEMO) >= MEMO_ENTRIES:
+            _MEMO.clear()
+        _MEMO[text] = done
+    return done
 
 
 def redact_event(text: str) -> str:
