@@ -17,7 +17,7 @@ import pytest
 from components import start_tansu
 from receivers import Receiver
 from test_daemon import Daemon, stamp
-from test_kafka_source import PARTITIONS, assignment, cleanup, new_topic, wait_until
+from test_kafka_source import PARTITIONS, assignment, cleanup, new_topic, start_group, wait_until
 
 from detector.sources.kafka_state import StateTopic
 
@@ -125,13 +125,7 @@ def test_after_a_kill_9_the_survivor_carries_on_the_dead_ones_services(
         first = group_daemon(tmp_path / "a", f"{hook.url}/hook", tansu, topic)
         second = group_daemon(tmp_path / "b", f"{hook.url}/hook", tansu, topic)
         with cleanup(first, second):
-            first.start()
-            wait_until(lambda: len(assignment(first)) == PARTITIONS, 60, "first assignment")
-            second.start()
-            wait_until(lambda: assignment(first) and assignment(second)
-                       and not assignment(first) & assignment(second)
-                       and len(assignment(first) | assignment(second)) == PARTITIONS,
-                       90, "the group did not rebalance over both processes")
+            start_group(first, second)
             with Traffic(tansu, topic) as traffic:
                 time.sleep(WARM_UP)                       # both learn their services
                 theirs = sorted(assignment(first))

@@ -105,6 +105,17 @@ def wait_until(condition: object, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
+def start_group(first: Daemon, second: Daemon) -> None:
+    """Start one process, let it take every partition, then a second: they share them."""
+    first.start()
+    wait_until(lambda: len(assignment(first)) == PARTITIONS, 60, "first assignment")
+    second.start()
+    wait_until(lambda: assignment(first) and assignment(second)
+               and not assignment(first) & assignment(second)
+               and len(assignment(first) | assignment(second)) == PARTITIONS,
+               90, "the group did not rebalance over both processes")
+
+
 def locks(hook: Receiver) -> set[str]:
     return {str(e["fields"]["lock"]) for e in opened(hook)}  # type: ignore[index]
 
@@ -115,13 +126,7 @@ def test_two_processes_in_one_group_share_the_partitions(tansu: str, tmp_path: P
         first = kafka_daemon(tmp_path / "a", f"{hook.url}/hook", tansu, topic)
         second = kafka_daemon(tmp_path / "b", f"{hook.url}/hook", tansu, topic)
         with cleanup(first, second):
-            first.start()
-            wait_until(lambda: len(assignment(first)) == PARTITIONS, 60, "first assignment")
-            second.start()
-            wait_until(lambda: assignment(first) and assignment(second)
-                       and not assignment(first) & assignment(second)
-                       and len(assignment(first) | assignment(second)) == PARTITIONS,
-                       90, "the group did not rebalance over both processes")
+            start_group(first, second)
             produce(tansu, topic, 0, 40)
             wait_until(lambda: len(locks(hook)) == 40, 60, "not every line became an incident")
             counts = lines_read(first), lines_read(second)
