@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from detector.decode.timestamps import parse_iso
 from detector.detect.rates import ERROR_RATE, Series
-from detector.detect.rates.detector import LABELS
+from detector.detect.rates.wording import LABELS
 from detector.model import IncidentEvent
 
 __all__ = ["render_report"]

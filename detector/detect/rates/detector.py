@@ -27,59 +27,40 @@ longer windows then count its windows as usual ones.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from detector.config import DetectConfig
 from detector.detect.rates.key import (
     BASELINE_FLOOR,
     MAX_SPANS,
     SHORT,
+    SLOW_HALF_LIFE,
     Key,
     Series,
     Spike,
     fading,
-    rescaled,
 )
+from detector.detect.rates.persistence import RatePersistence
+from detector.detect.rates.wording import ERROR_RATE, ERROR_RATE_RUNBOOK, spike_summary
 from detector.detect.stats import upper_tail
-from detector.errors import StateError
 from detector.incidents import Finding, Occurrence, Resolution
 from detector.match.engine import Match
-from detector.model import ERROR, Event, Kind, RunbookJSON, Severity
+from detector.model import ERROR, Event, Kind, Severity
 
 __all__ = ["ERROR_RATE", "KEY_EXPIRY", "RateDetector"]
 
-ERROR_RATE = "error_rate"
-SNAPSHOT_VERSION = 2
 QUIET_P = 0.01                    # a window this likely under the baseline is "normal again"
 QUIET_WINDOWS = 3                 # normal for this many windows: the spike is over
 LEARNING_LAG = 3                  # windows: the shortest lag, while a key is young
 SHARP = 2.0                       # the learning window alone opens a spike only this many
                                   # times rate_min_ratio above its baseline (a short blip
                                   # at 3× is not trouble; 3× that lasts fills the longer ones)
-SLOW_HALF_LIFE = 2 * 86400.0      # the level of the last days
 KEY_EXPIRY = 7 * 86400.0          # a key with no event for this long is forgotten
 MAX_HELD = 4096
 MAX_SERIES = 100_000              # report points per key (a replay over years stays bounded)
-LABELS = {ERROR_RATE: "Error", "version_conflict": "Version-conflict",
-          "lock_timeout": "Lock-timeout", "deadlock": "Deadlock",
-          "rate_limited": "HTTP 418/429", "task_leak": "Task-leak",
-          "dependency_down": "Dependency-failure", "auth_failure": "Auth-failure",
-          "schema_mismatch": "Schema-mismatch", "tenancy_violation": "Tenancy-violation",
-          "resource_exhaustion": "Resource-exhaustion", "server_error": "HTTP 5xx",
-          "startup_failure": "Startup-failure", "upstream_timeout": "Upstream-timeout",
-          "stream_disconnect": "Stream-disconnect", "unhandled_exception": "Exception"}
-ERROR_RATE_RUNBOOK: RunbookJSON = {
-    "title": "More errors than usual",
-    "steps": ["Look at the samples and at the signature incidents open for the same service: "
-              "they usually name the cause.",
-              "Check what changed when the rate rose: a deploy (`git log --oneline -10`), a "
-              "dependency, traffic.",
-              "If it started with a deploy, roll back; if a dependency is failing, follow its "
-              "runbook."]}
 
 
-class RateDetector:
+class RateDetector(RatePersistence):
     """Learns rates and opens, updates and resolves ``rate_spike`` incidents."""
 
     name = "rates"
@@ -389,12 +370,9 @@ class RateDetector:
         rate = per_window * per_minute
         baseline = max(spike.baseline, 0.0) * per_minute
         ratio = per_window / max(spike.baseline, BASELINE_FLOOR)
-        label = LABELS.get(key.cls, key.cls.replace("_", " ").capitalize())
-        usual = (f"baseline {baseline:.2g}/min ({ratio:.0f}×)" if baseline >= 0.01
-                 else "baseline under 0.01/min")
         span = spike.scale * self.window_seconds
-        over = f" over the last {_span(span)}" if spike.scale > 1 else ""
-        summary = f"{label} rate in {key.service}: {rate:.3g}/min{over}, {usual}"
+        summary = spike_summary(key.cls, key.service, rate, baseline, ratio,
+                                span if spike.scale > 1 else None)
         pattern = key.patterns.most_common(1)[0][0] if key.patterns else None
         # A class's spike takes the runbook of its most frequent pattern (the pipeline's
         # Runbooks chooses it); the error rate has its own.
@@ -432,77 +410,3 @@ class RateDetector:
             minutes[-j] = min(minutes[-j], usual)
         key.learning_count = min(key.learning_count, usual)
         key.resum()
-
-    # -- persistence ------------------------------------------------------------------------
-    def snapshot(self) -> dict[str, Any]:
-        return {"version": SNAPSHOT_VERSION, "bucket": self.bucket,
-                "window_buckets": self.window_buckets, "services": self.services,
-                "keys": [k.to_json() for k in self.keys.values()]}
-
-    def snapshot_services(self, services: Collection[str]) -> dict[str, Any]:
-        """:meth:`snapshot` of the keys of ``services`` only."""
-        wanted = set(services)
-        return {"version": SNAPSHOT_VERSION, "bucket": self.bucket,
-                "window_buckets": self.window_buckets,
-                "services": {s: t for s, t in self.services.items() if s in wanted},
-                "keys": [k.to_json() for (s, _), k in self.keys.items() if s in wanted]}
-
-    def restore_services(self, data: dict[str, Any]) -> None:
-        """The keys of the services in ``data`` replace this detector's keys for them
-        (older ones are evicted past ``rate_max_keys``)."""
-        try:
-            named = {str(s) for s in data["services"]} | {
-                str(k["service"]) for k in data["keys"]}
-        except (KeyError, TypeError) as exc:
-            raise StateError(f"rates: {exc!r}") from None
-        previous = self.keys, self.services
-        self.keys = {name: key for name, key in self.keys.items() if name[0] not in named}
-        self.services = {s: t for s, t in self.services.items() if s not in named}
-        try:
-            self.restore(data)
-        except StateError:
-            self.keys, self.services = previous
-            raise
-        while len(self.keys) > self.config.rate_max_keys:
-            self._evict()
-
-    def forget_services(self, services: Collection[str]) -> None:
-        gone = set(services)
-        self.keys = {name: key for name, key in self.keys.items() if name[0] not in gone}
-        for service in gone:
-            self.services.pop(service, None)
-
-    def restore(self, data: dict[str, Any]) -> None:
-        """Keys from :meth:`snapshot` (this version, or version 1: 0.1.0's and 0.2.0's,
-        which learn a slow level and a profile from here on). Saved under another
-        ``bucket`` or ``rate_window``, each key keeps its baselines (rescaled to the new
-        window) and its profile, and starts its windows afresh."""
-        if data.get("version") not in (1, SNAPSHOT_VERSION):
-            raise StateError(f"rates: unknown snapshot version {data.get('version')!r}")
-        try:
-            bucket = float(data["bucket"])
-            whole = bucket == self.bucket and data["window_buckets"] == self.window_buckets
-            saved_window = bucket * data["window_buckets"]
-            keys = []
-            for saved in data["keys"]:
-                if not whole:
-                    saved = rescaled(saved, saved_window, self.window_seconds, self.bucket,
-                                     {"moments": self.config.rate_half_life,
-                                      "slow": SLOW_HALF_LIFE})
-                key = Key.from_json(saved, self.fading, self.slow_fading, self.window_buckets,
-                                    tuple(self.scales), whole=whole)
-                key.series = Series() if self.record_series else None
-                key.resum()
-                keys.append(key)
-            services = {str(s): float(t) for s, t in data["services"].items()}
-        except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
-            raise StateError(f"rates: {exc!r}") from None
-        self.services.update(services)
-        for key in keys:
-            self.keys[(key.service, key.cls)] = key
-
-def _span(seconds: float) -> str:
-    minutes = seconds / 60
-    if minutes >= 120 and minutes % 60 == 0:
-        return f"{minutes / 60:g} h"
-    return f"{minutes:g} min"

@@ -19,8 +19,10 @@ from typing import Any
 
 from detector.detect.stats import EWMoments, Profile, upper_tail
 
-__all__ = ["BASELINE_FLOOR", "DISPERSION", "MAX_SPANS", "SHORT", "Key", "Series", "Spike",
-           "fading", "rescaled"]
+__all__ = ["BASELINE_FLOOR", "DISPERSION", "MAX_SPANS", "SHORT", "SLOW_HALF_LIFE", "Key",
+           "Series", "Spike", "fading", "rescaled"]
+
+SLOW_HALF_LIFE = 2 * 86400.0      # the slow level: the level of the last days
 
 # Learned variance is noisy at low rates (for 0.1/min it sits just above the mean half
 # the time): only clear overdispersion switches the score to a negative binomial.
