@@ -19,8 +19,6 @@ from detector.notify.outbox import Outbox
 from detector.notify.silences import Gate, Verdict, plan_silence
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC).timestamp()   # a Tuesday, for schedules
-# The gate reads the silences that have not ended by the wall clock: its tests live now.
-LIVE = float(int(time.time()))
 
 
 def event(name: str = "open", *, incident: str = "i1", cls: str = "lock_timeout",
@@ -33,6 +31,12 @@ def event(name: str = "open", *, incident: str = "i1", cls: str = "lock_timeout"
 
 
 @pytest.fixture
+def live() -> float:
+    """Now by the wall clock: the gate reads the silences that have not ended by it."""
+    return float(int(time.time()))
+
+
+@pytest.fixture
 def outbox(tmp_path: Path) -> Outbox:
     box = Outbox.in_state_dir(tmp_path / "state")
     yield box  # type: ignore[misc]
@@ -40,49 +44,49 @@ def outbox(tmp_path: Path) -> Outbox:
 
 
 def test_a_silenced_open_is_held_updates_are_quiet_and_the_end_sends_the_open(
-        outbox: Outbox) -> None:
+        outbox: Outbox, live: float) -> None:
     gate = Gate(outbox.db)
-    silence = gate.store.add(Matchers(services=("worker-*",)), starts=LIVE - 1, ends=LIVE + 60,
-                             comment="deploy", author="ops", now=LIVE)
+    silence = gate.store.add(Matchers(services=("worker-*",)), starts=live - 1, ends=live + 60,
+                             comment="deploy", author="ops", now=live)
     gate.reload()
-    assert gate.route(event("open"), LIVE) == (Verdict.HOLD, silence.id)
-    assert gate.route(event("update", count=5), LIVE + 1) == (Verdict.HOLD, silence.id)
-    assert gate.route(event("open", incident="other", service="api"), LIVE) == (Verdict.SEND,
+    assert gate.route(event("open"), live) == (Verdict.HOLD, silence.id)
+    assert gate.route(event("update", count=5), live + 1) == (Verdict.HOLD, silence.id)
+    assert gate.route(event("open", incident="other", service="api"), live) == (Verdict.SEND,
                                                                                 None)
-    assert gate.releasable(LIVE + 30) == []
-    assert gate.releasable(LIVE + 61) == [("i1", "fp-i1")]
+    assert gate.releasable(live + 30) == []
+    assert gate.releasable(live + 61) == [("i1", "fp-i1")]
     late = event("update", count=9)
-    assert gate.route(late, LIVE + 61) == (Verdict.SEND, None)
+    assert gate.route(late, live + 61) == (Verdict.SEND, None)
     assert late["event"] == "open"             # nobody was told it opened: this is its open
     assert gate.withheld == {}
 
 
 def test_the_resolve_of_a_held_incident_is_dropped_and_of_a_sent_one_always_sent(
-        outbox: Outbox) -> None:
+        outbox: Outbox, live: float) -> None:
     gate = Gate(outbox.db)
-    gate.store.add(Matchers(classes=("lock_*",)), starts=LIVE, ends=LIVE + 60, comment="",
-                   author="", now=LIVE)
+    gate.store.add(Matchers(classes=("lock_*",)), starts=live, ends=live + 60, comment="",
+                   author="", now=live)
     gate.reload()
-    assert gate.route(event("open"), LIVE)[0] is Verdict.HOLD
-    assert gate.route(event("resolve"), LIVE + 5)[0] is Verdict.DROP
+    assert gate.route(event("open"), live)[0] is Verdict.HOLD
+    assert gate.route(event("resolve"), live + 5)[0] is Verdict.DROP
     assert gate.withheld == {}
     # announced before the silence: its updates are quiet, its resolve goes out
-    assert gate.route(event("update", incident="i2"), LIVE + 5)[0] is Verdict.QUIET
-    assert gate.route(event("resolve", incident="i2"), LIVE + 6)[0] is Verdict.SEND
+    assert gate.route(event("update", incident="i2"), live + 5)[0] is Verdict.QUIET
+    assert gate.route(event("resolve", incident="i2"), live + 6)[0] is Verdict.SEND
 
 
 def test_what_was_withheld_survives_a_new_gate_and_a_failed_transaction_rolls_it_back(
-        outbox: Outbox) -> None:
+        outbox: Outbox, live: float) -> None:
     gate = Gate(outbox.db)
-    gate.store.add(Matchers(classes=("lock_timeout",)), starts=LIVE, ends=LIVE + 60,
-                   comment="", author="", now=LIVE)
+    gate.store.add(Matchers(classes=("lock_timeout",)), starts=live, ends=live + 60,
+                   comment="", author="", now=live)
     gate.reload()
     with outbox.transaction():
-        gate.route(event("open"), LIVE)
+        gate.route(event("open"), live)
     assert set(Gate(outbox.db).withheld) == {"i1"}           # a restart (or kill -9) keeps it
     def failing() -> None:
         with outbox.transaction():
-            gate.route(event("open", incident="i3"), LIVE)
+            gate.route(event("open", incident="i3"), live)
             raise RuntimeError("the disk is full")
 
     with pytest.raises(RuntimeError):
