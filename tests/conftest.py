@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,3 +50,16 @@ def hs_engine(shipped_patterns) -> Engine:  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def regex_engine(shipped_patterns) -> Engine:  # type: ignore[no-untyped-def]
     return build_engine(shipped_patterns, engine="regex")
+
+
+@pytest.fixture(scope="module")
+def tansu() -> Iterator[str]:
+    """A real Kafka broker (Tansu) on loopback for one test module; its bootstrap address."""
+    from components import start_tansu
+
+    process, bootstrap = start_tansu()
+    try:
+        yield bootstrap
+    finally:
+        process.kill()
+        process.wait(10)

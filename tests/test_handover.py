@@ -8,13 +8,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from components import start_tansu
 from receivers import Receiver
 from test_daemon import Daemon, stamp
 from test_kafka_source import PARTITIONS, assignment, cleanup, new_topic, start_group, wait_until
@@ -39,16 +37,6 @@ novelty_warmup = "10m"
 """
 WARM_UP = 55.0             # seconds of steady traffic: past the grace period and its lag
 BURST = 80                 # lines at once, against a baseline of 2 a second
-
-
-@pytest.fixture(scope="module")
-def tansu() -> Iterator[str]:
-    process, bootstrap = start_tansu()
-    try:
-        yield bootstrap
-    finally:
-        process.kill()
-        process.wait(10)
 
 
 class Traffic:

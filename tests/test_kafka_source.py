@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from components import create_topic, start_tansu
+from components import create_topic
 from receivers import Receiver
 from test_daemon import LOCK, Daemon, opened, stamp
 from test_sources_contract import running
@@ -25,16 +25,6 @@ from detector.sources.kafka import KafkaSource
 from detector.telemetry.metrics import Registry
 
 PARTITIONS = 4
-
-
-@pytest.fixture(scope="module")
-def tansu() -> Iterator[str]:
-    process, bootstrap = start_tansu()
-    try:
-        yield bootstrap
-    finally:
-        process.kill()
-        process.wait(10)
 
 
 def new_topic(bootstrap: str, name: str) -> str:

@@ -84,9 +84,11 @@ class Spool:
         return True
 
     def room(self) -> int:
-        """Free bytes for new notifications: the file system's, and the outbox's own."""
+        """Free bytes for new notifications: the file system's, and (only when that is
+        short of the reserve) the pages inside the outbox that SQLite will reuse."""
         outbox = self.dispatcher.outbox
-        return shutil.disk_usage(outbox.path.parent).free + outbox.reusable_bytes()
+        free = shutil.disk_usage(outbox.path.parent).free
+        return free if free >= self.reserve else free + outbox.reusable_bytes()
 
     def _refuse(self, why: str) -> bool:
         reason = f"outbox: {why}"

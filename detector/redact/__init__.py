@@ -21,6 +21,7 @@ part of it is captured, and no capture can cut a secret in half.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -116,22 +117,18 @@ def _mask(text: str, spans: list[tuple[int, int]]) -> str:
 
 # Redaction is a pure function of the text: short texts (summaries, field values, the
 # lines of incidents that recur) are remembered, a bounded number at a time.
-_MEMO: dict[str, str] = {}
 MEMO_ENTRIES = 4096
 MEMO_CHARS = 1024
 
 
+@functools.lru_cache(maxsize=MEMO_ENTRIES)
+def _redact_short(text: str) -> str:
+    return rule_set().redact(text)
+
+
 def redact(text: str) -> str:
     """``text`` (a line or a whole multi-line event) with every secret replaced by ``***``."""
-    done = _MEMO.get(text)
-    if done is not None:
-        return done
-    done = rule_set().redact(text)
-    if len(text) <= MEMO_CHARS:
-        if len(_MEMO) >= MEMO_ENTRIES:
-            _MEMO.clear()
-        _MEMO[text] = done
-    return done
+    return _redact_short(text) if len(text) <= MEMO_CHARS else rule_set().redact(text)
 
 
 def redact_event(text: str) -> str:
